@@ -1,0 +1,13 @@
+# Every dependency comes from a Debian package (scripts/install-deps.sh installs them).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(xsimd REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+if(QWEN_BUILD_TESTS)
+  find_package(doctest REQUIRED)
+endif()
+if(QWEN_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

@@ -1,0 +1,282 @@
+/*
+ * qwen.h — the public C interface of libqwen, a CPU runtime for Qwen2.5-0.5B-Instruct
+ * (and models of the Qwen2 architecture).
+ *
+ * This is the only header a caller needs. It is plain C99 and compiles as C++.
+ *
+ * Conventions
+ *   - Every fallible function returns a qwen_status. QWEN_OK (0) is success. On failure
+ *     qwen_last_error() returns a message for the calling thread naming the file, field or
+ *     offset at fault; output parameters are left untouched unless documented otherwise.
+ *   - Objects are opaque handles with create/free pairs. Passing NULL to a *_free function
+ *     is a no-op.
+ *   - Parameter structs start with `size_t struct_size`. Obtain them from the
+ *     qwen_*_default_params() functions (inline, so they record the size of the struct your
+ *     code was compiled with); the library reads only the fields that size covers, so new
+ *     fields can be appended in later versions without breaking old callers.
+ *   - Strings are UTF-8. Lengths are in bytes. Nothing returned by the library needs to be
+ *     freed by the caller unless the function says so.
+ *
+ * Thread safety
+ *   - qwen_model is immutable after loading: any number of threads may use one model at the
+ *     same time (tokenize, create contexts, ...).
+ *   - qwen_context is one conversation: use it from one thread at a time.
+ *   - qwen_last_error() is per thread.
+ *
+ * Sections below marked EXPERIMENTAL may change between minor versions; everything else
+ * follows the ABI version: QWEN_ABI_VERSION changes (and the SONAME with it) whenever a
+ * change would break a program compiled against an earlier header.
+ */
+#ifndef QWEN_QWEN_H
+#define QWEN_QWEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Version ------------------------------------------------------------------------ */
+
+#define QWEN_VERSION_MAJOR 0
+#define QWEN_VERSION_MINOR 1
+#define QWEN_VERSION_PATCH 0
+/* The SONAME is libqwen.so.QWEN_ABI_VERSION. */
+#define QWEN_ABI_VERSION 0
+#define QWEN_VERSION_NUMBER (QWEN_VERSION_MAJOR * 10000 + QWEN_VERSION_MINOR * 100 + QWEN_VERSION_PATCH)
+
+#if defined(_WIN32) && !defined(QWEN_STATIC)
+#  if defined(QWEN_BUILDING_LIBRARY)
+#    define QWEN_API __declspec(dllexport)
+#  else
+#    define QWEN_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define QWEN_API __attribute__((visibility("default")))
+#else
+#  define QWEN_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library's version as "MAJOR.MINOR.PATCH". Static string. Compare with the
+ * QWEN_VERSION_* macros to check the header against the library actually loaded. */
+QWEN_API const char *qwen_version(void);
+/* QWEN_VERSION_NUMBER of the library actually loaded. */
+QWEN_API unsigned qwen_version_number(void);
+
+/* ---- Status and errors ---------------------------------------------------------------- */
+
+typedef enum qwen_status {
+    QWEN_OK = 0,
+    QWEN_ERR_INVALID_ARGUMENT = 1, /* a NULL handle, a bad parameter value, a token id out of range */
+    QWEN_ERR_IO = 2,               /* a file could not be opened, mapped or read */
+    QWEN_ERR_FORMAT = 3,           /* a model or tokenizer file is malformed (message names where) */
+    QWEN_ERR_UNSUPPORTED = 4,      /* well-formed but not supported: architecture, tensor type, ... */
+    QWEN_ERR_OUT_OF_MEMORY = 5,    /* an allocation failed */
+    QWEN_ERR_CONTEXT_FULL = 6,     /* the KV cache has no room for the tokens given */
+    QWEN_ERR_BUFFER_TOO_SMALL = 7, /* a caller buffer is too small; the needed size is reported */
+    QWEN_ERR_ABORTED = 8,          /* stopped by the caller (abort flag or callback) */
+    QWEN_ERR_INPUT_TOO_LARGE = 9,  /* an input exceeds a documented limit */
+    QWEN_ERR_INTERNAL = 10         /* a bug in libqwen: please report it with the message */
+} qwen_status;
+
+/* A short constant name for a status ("QWEN_ERR_FORMAT"); "QWEN_ERR_UNKNOWN" for others. */
+QWEN_API const char *qwen_status_name(qwen_status status);
+
+/* The message of the last failed call on this thread, or "" if none failed yet.
+ * The pointer stays valid until the next libqwen call on the same thread. */
+QWEN_API const char *qwen_last_error(void);
+
+/* ---- Model ---------------------------------------------------------------------------- */
+
+/* Weights, hyper-parameters and tokenizer. Immutable after load; share it across threads. */
+typedef struct qwen_model qwen_model;
+
+typedef struct qwen_model_params {
+    size_t struct_size; /* set by qwen_model_default_params() */
+    int use_mmap;       /* 1 (default): map the file read-only; 0: read it into memory */
+} qwen_model_params;
+
+/* Fills *params with defaults for a struct of `struct_size` bytes (use sizeof). */
+QWEN_API void qwen_model_params_init(qwen_model_params *params, size_t struct_size);
+
+static inline qwen_model_params qwen_model_default_params(void) {
+    qwen_model_params p;
+    qwen_model_params_init(&p, sizeof p);
+    return p;
+}
+
+/* Loads a model from a GGUF file or from a Hugging Face model folder (config.json +
+ * *.safetensors + tokenizer.json). params may be NULL for defaults. On success *out owns
+ * the model; free it with qwen_model_free() after every context made from it is freed. */
+QWEN_API qwen_status qwen_model_load(const char *path, const qwen_model_params *params,
+                                     qwen_model **out);
+
+QWEN_API void qwen_model_free(qwen_model *model);
+
+/* Hyper-parameters. Return 0 for a NULL model. */
+QWEN_API int32_t qwen_model_n_vocab(const qwen_model *model);     /* rows of the LM head */
+QWEN_API int32_t qwen_model_n_ctx_train(const qwen_model *model); /* max_position_embeddings */
+QWEN_API int32_t qwen_model_n_embd(const qwen_model *model);
+QWEN_API int32_t qwen_model_n_layer(const qwen_model *model);
+
+/* ---- Context -------------------------------------------------------------------------- */
+
+/* One conversation: KV cache, scratch memory and the last logits. One thread at a time. */
+typedef struct qwen_context qwen_context;
+
+typedef enum qwen_kv_type {
+    QWEN_KV_F16 = 0, /* default: half the memory, the precision llama.cpp uses */
+    QWEN_KV_F32 = 1
+} qwen_kv_type;
+
+typedef struct qwen_context_params {
+    size_t struct_size;   /* set by qwen_context_default_params() */
+    uint32_t n_ctx;       /* KV cache length in tokens; 0 = 4096, at most the model's n_ctx_train */
+    int32_t n_threads;    /* compute threads; 0 = one per core */
+    qwen_kv_type kv_type; /* precision of the KV cache */
+} qwen_context_params;
+
+QWEN_API void qwen_context_params_init(qwen_context_params *params, size_t struct_size);
+
+static inline qwen_context_params qwen_context_default_params(void) {
+    qwen_context_params p;
+    qwen_context_params_init(&p, sizeof p);
+    return p;
+}
+
+/* Creates a context on `model` (which must outlive it). params may be NULL for defaults. */
+QWEN_API qwen_status qwen_context_create(const qwen_model *model, const qwen_context_params *params,
+                                         qwen_context **out);
+
+QWEN_API void qwen_context_free(qwen_context *ctx);
+
+/* Flags for qwen_eval(). */
+#define QWEN_EVAL_ALL_LOGITS 1u /* keep the logits of every evaluated token, not only the last */
+
+/* Appends `n_tokens` tokens at the end of the context (positions n_past .. n_past+n-1), runs
+ * the model over them and stores their logits. n_tokens > 1 is a prefill; 1 is a decode step.
+ * Errors: QWEN_ERR_INVALID_ARGUMENT for an id outside [0, n_vocab); QWEN_ERR_CONTEXT_FULL when
+ * n_past + n_tokens > n_ctx. On error the context is unchanged. */
+QWEN_API qwen_status qwen_eval(qwen_context *ctx, const int32_t *tokens, size_t n_tokens,
+                               uint32_t flags);
+
+/* Logits of the last qwen_eval(): `*n_rows` rows of qwen_model_n_vocab() floats, row i for
+ * the i-th evaluated token (one row, the last token, unless QWEN_EVAL_ALL_LOGITS was given).
+ * Owned by the context; valid until the next qwen_eval() or qwen_context_truncate().
+ * Returns NULL (and *n_rows = 0) before any evaluation. n_rows may be NULL. */
+QWEN_API const float *qwen_context_logits(const qwen_context *ctx, size_t *n_rows);
+
+/* Number of tokens in the KV cache (the position of the next token). */
+QWEN_API uint32_t qwen_context_n_past(const qwen_context *ctx);
+/* The KV cache length given at creation. */
+QWEN_API uint32_t qwen_context_n_ctx(const qwen_context *ctx);
+
+/* Forgets every token at position >= n_keep, so a conversation can be edited or a prefix
+ * reused. n_keep > n_past is QWEN_ERR_INVALID_ARGUMENT. */
+QWEN_API qwen_status qwen_context_truncate(qwen_context *ctx, uint32_t n_keep);
+
+/* ---- Tokenizer ------------------------------------------------------------------------ */
+/* Qwen2.5's byte-level BPE, token-for-token identical to Hugging Face tokenizers. All calls
+ * only read the model: any number of threads may tokenize with one model at the same time.
+ * Output buffers are the caller's; text is never NUL-terminated by these calls. */
+
+/* Flags for qwen_tokenize(). */
+#define QWEN_TOKENIZE_PARSE_SPECIAL 1u /* turn control-token text (<|im_start|>, ...) into its id */
+
+/* Longest text qwen_tokenize() accepts, in bytes (16 MiB, about 4M tokens). */
+#define QWEN_TOKENIZE_MAX_BYTES 16777216u
+
+/* Encodes `len` bytes of `text` (UTF-8; need not be NUL-terminated; NUL bytes are ordinary
+ * characters) into token ids, stored in tokens[0 .. *n_tokens). The text is NFC-normalized
+ * first, as Hugging Face tokenizers does.
+ * Added tokens: with QWEN_TOKENIZE_PARSE_SPECIAL every added token in the text becomes its id;
+ * without it, control tokens (<|im_start|>, <|im_end|>, <|endoftext|>, <|fim_*|>, ...) are
+ * encoded as plain text, so user text cannot inject them, while <tool_call> and </tool_call>
+ * are still matched (as Hugging Face and llama.cpp do).
+ * Ill-formed UTF-8 is accepted and kept losslessly: each ill-formed byte is encoded as its own
+ * byte, so qwen_detokenize(..., QWEN_DETOKENIZE_RAW_BYTES) gives the input bytes back.
+ * Errors: QWEN_ERR_INVALID_ARGUMENT (NULL model, text or n_tokens; tokens NULL with a
+ * non-zero capacity); QWEN_ERR_INPUT_TOO_LARGE (len > QWEN_TOKENIZE_MAX_BYTES);
+ * QWEN_ERR_BUFFER_TOO_SMALL when more than `capacity` ids result: then *n_tokens is the number
+ * needed and tokens[] holds the first `capacity` of them (call with capacity 0 to measure). */
+QWEN_API qwen_status qwen_tokenize(const qwen_model *model, const char *text, size_t len, uint32_t flags,
+                                   int32_t *tokens, size_t capacity, size_t *n_tokens);
+
+/* Flags for qwen_detokenize() and qwen_detokenizer_create(). */
+#define QWEN_DETOKENIZE_SKIP_SPECIAL 1u /* leave control tokens out of the text */
+#define QWEN_DETOKENIZE_RAW_BYTES 2u    /* the tokens' bytes as they are, even if not UTF-8 */
+
+/* Most token ids qwen_detokenize() takes in one call (16M). */
+#define QWEN_DETOKENIZE_MAX_TOKENS 16777216u
+
+/* Decodes n_tokens ids into text, written to buf[0 .. *len). Without QWEN_DETOKENIZE_RAW_BYTES
+ * the text is valid UTF-8: every maximal ill-formed byte sequence becomes one U+FFFD, exactly
+ * as Hugging Face's decoder does. Unused ids (padding rows of the vocabulary) decode to "".
+ * Errors: QWEN_ERR_INVALID_ARGUMENT (NULL model or len; tokens NULL with n_tokens > 0; buf
+ * NULL with capacity > 0; an id outside [0, qwen_tokenizer_n_tokens()) - the message names
+ * it); QWEN_ERR_INPUT_TOO_LARGE (n_tokens > QWEN_DETOKENIZE_MAX_TOKENS);
+ * QWEN_ERR_BUFFER_TOO_SMALL: *len is the size needed, buf is left untouched. */
+QWEN_API qwen_status qwen_detokenize(const qwen_model *model, const int32_t *tokens, size_t n_tokens,
+                                     uint32_t flags, char *buf, size_t capacity, size_t *len);
+
+/* The raw bytes of one token (possibly part of a UTF-8 character) in buf[0 .. *len).
+ * Errors: QWEN_ERR_INVALID_ARGUMENT (NULL model or len, buf NULL with capacity > 0, invalid
+ * id); QWEN_ERR_BUFFER_TOO_SMALL: *len is the size needed, buf untouched. */
+QWEN_API qwen_status qwen_token_to_piece(const qwen_model *model, int32_t token, char *buf, size_t capacity,
+                                         size_t *len);
+
+/* Number of token ids the tokenizer knows (ids are 0 .. n-1; at most qwen_model_n_vocab()).
+ * 0 for a NULL model. */
+QWEN_API int32_t qwen_tokenizer_n_tokens(const qwen_model *model);
+
+typedef enum qwen_special_token {
+    QWEN_TOKEN_BOS = 0, /* tokenizer.ggml.bos_token_id / tokenizer_config.json bos_token */
+    QWEN_TOKEN_EOS = 1, /* the end of a turn: <|im_end|> (151645) for Qwen2.5-Instruct */
+    QWEN_TOKEN_PAD = 2  /* <|endoftext|> (151643) for Qwen2.5 */
+} qwen_special_token;
+
+/* The id of a special token as the model files declare it, or -1 if they declare none (or the
+ * model is NULL, or `which` is unknown). */
+QWEN_API int32_t qwen_token_special(const qwen_model *model, qwen_special_token which);
+
+/* The id of the token whose text is exactly text[0 .. len) - an added token such as
+ * "<|im_start|>" (151644), "<|im_end|>" or "<|endoftext|>", or a vocabulary entry - or -1 if
+ * there is none (or model/text is NULL). Added tokens are found in O(1); a vocabulary entry
+ * costs a scan. */
+QWEN_API int32_t qwen_token_by_text(const qwen_model *model, const char *text, size_t len);
+
+/* 1 if `token` is a control token (<|im_end|>, <|endoftext|>, ...: what
+ * QWEN_DETOKENIZE_SKIP_SPECIAL leaves out), else 0 (also for invalid ids or a NULL model). */
+QWEN_API int qwen_token_is_control(const qwen_model *model, int32_t token);
+
+/* Streaming detokenizer: feed ids one at a time as they are generated and get the text that is
+ * complete so far; it never returns half of a UTF-8 character and never drops bytes. The
+ * concatenation of everything returned by push and flush equals qwen_detokenize() of the same
+ * ids with the same flags. One thread at a time; the model must outlive it. */
+typedef struct qwen_detokenizer qwen_detokenizer;
+
+/* flags: QWEN_DETOKENIZE_SKIP_SPECIAL and/or QWEN_DETOKENIZE_RAW_BYTES. On success *out owns
+ * the detokenizer; free it with qwen_detokenizer_free(). Errors: QWEN_ERR_INVALID_ARGUMENT. */
+QWEN_API qwen_status qwen_detokenizer_create(const qwen_model *model, uint32_t flags, qwen_detokenizer **out);
+
+/* Adds one id and writes the text it completes to buf[0 .. *len) (often 0 bytes while a
+ * character is incomplete). 64 bytes always suffice for a token of at most 16 bytes; in
+ * general 3 * (3 + piece length). Errors: QWEN_ERR_INVALID_ARGUMENT (NULL argument, invalid
+ * id); QWEN_ERR_BUFFER_TOO_SMALL (*len = size needed). On error nothing is consumed: retry
+ * with the same id. */
+QWEN_API qwen_status qwen_detokenizer_push(qwen_detokenizer *detok, int32_t token, char *buf, size_t capacity,
+                                           size_t *len);
+
+/* Ends the stream: writes what is held back (an incomplete character becomes one U+FFFD, or
+ * its raw bytes with QWEN_DETOKENIZE_RAW_BYTES; at most 3 bytes) and resets the detokenizer for
+ * a new stream. Errors as qwen_detokenizer_push(). */
+QWEN_API qwen_status qwen_detokenizer_flush(qwen_detokenizer *detok, char *buf, size_t capacity, size_t *len);
+
+QWEN_API void qwen_detokenizer_free(qwen_detokenizer *detok);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QWEN_QWEN_H */

@@ -1,0 +1,61 @@
+// The one place where C++ exceptions become a qwen_status + qwen_last_error() message.
+// Every exported function that can fail runs its body through guarded().
+#pragma once
+
+#include "core/error.hpp"
+#include "core/last_error.hpp"
+
+#include <cstring>
+#include <new>
+
+namespace qwen {
+
+template <class F>
+qwen_status guarded(F&& body) noexcept {
+    try {
+        body();
+        return QWEN_OK;
+    } catch (const Error& e) {
+        set_last_error(e.what());
+        return e.status();
+    } catch (const std::bad_alloc&) {
+        set_last_error("out of memory");
+        return QWEN_ERR_OUT_OF_MEMORY;
+    } catch (const std::exception& e) {
+        set_last_error(cat("internal error: ", e.what()));
+        return QWEN_ERR_INTERNAL;
+    } catch (...) {
+        set_last_error("internal error: unknown exception");
+        return QWEN_ERR_INTERNAL;
+    }
+}
+
+#define QWEN_REQUIRE_ARG(cond)                                                          \
+    do {                                                                                \
+        if (!(cond)) ::qwen::fail(QWEN_ERR_INVALID_ARGUMENT, __func__, ": " #cond " is false"); \
+    } while (0)
+
+// Reads a versioned params struct: defaults first, then the bytes the caller's struct_size
+// covers (older callers pass smaller structs; newer fields keep their defaults).
+template <class T>
+T read_params(const T* user, T defaults) {
+    if (!user) return defaults;
+    if (user->struct_size < sizeof(size_t))
+        fail(QWEN_ERR_INVALID_ARGUMENT, "params.struct_size is ", user->struct_size,
+             ": initialise params with the qwen_*_default_params() function");
+    size_t n = user->struct_size < sizeof(T) ? user->struct_size : sizeof(T);
+    std::memcpy(static_cast<void*>(&defaults), user, n);
+    defaults.struct_size = sizeof(T);
+    return defaults;
+}
+
+// Fills a caller's struct with defaults for the size it was compiled with.
+template <class T>
+void init_params(T* user, size_t struct_size, const T& defaults) {
+    if (!user || struct_size < sizeof(size_t)) return;
+    size_t n = struct_size < sizeof(T) ? struct_size : sizeof(T);
+    std::memcpy(static_cast<void*>(user), &defaults, n);
+    user->struct_size = struct_size;
+}
+
+}  // namespace qwen

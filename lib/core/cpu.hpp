@@ -1,0 +1,24 @@
+// What the CPU we run on can do, read once from CPUID. Kernels are chosen from this at
+// run time so that one binary uses the best path on any x86-64 (and on Arm, NEON).
+#pragma once
+
+#include <string>
+
+namespace qwen {
+
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+
+struct CpuFeatures {
+    bool avx2 = false, fma = false, f16c = false;
+    bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false, avx512bf16 = false;
+    bool avx_vnni = false;
+};
+
+const CpuFeatures& cpu_features();
+
+// The best kernel path this CPU supports, lowered by the QWEN_ISA environment variable
+// ("scalar", "avx2", "avx512") so tests can force each path. Read once per process.
+Isa best_isa();
+const char* isa_name(Isa isa);
+
+}  // namespace qwen

@@ -1,0 +1,32 @@
+// A read-only view of a whole file: memory-mapped (default), or read into an owned buffer
+// when mapping is off or impossible. Either way data()/size() describe the bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qwen {
+
+class MappedFile {
+public:
+    // Throws Error(QWEN_ERR_IO) naming the path and the OS reason.
+    explicit MappedFile(const std::string& path, bool use_mmap = true);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const uint8_t* data() const { return data_; }
+    size_t size() const { return size_; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+    const uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+    bool mapped_ = false;
+    std::vector<uint8_t> owned_;
+};
+
+}  // namespace qwen
