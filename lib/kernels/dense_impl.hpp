@@ -1,0 +1,85 @@
+// The dense (F32 / F16 / BF16 weight) matmul, written once over an xsimd architecture and
+// compiled once per instruction set (x86/dense_avx512.cpp, x86/dense_avx2.cpp,
+// dense_generic.cpp). The including file defines, inside its own namespace:
+//   using Arch = xsimd::<arch>;
+//   Batch load_f16(const uint16_t*), Batch load_bf16(const uint16_t*)  (widen to float)
+// Nothing here may be an inline function outside that namespace: each copy is compiled
+// with different instruction-set flags, and the linker must never mix them.
+//
+// Register blocking: a tile of up to 4 weight rows x 4 tokens keeps 16 accumulators in
+// registers, so each weight vector loaded (and widened) serves 4 tokens and each
+// activation vector serves 4 rows.
+
+using Batch = xsimd::batch<float, Arch>;
+constexpr size_t kLanes = Batch::size;
+
+template <class Load, int R, int T>
+static void tile(Load load, const uint8_t* w, size_t row_bytes, size_t cols, const float* x, size_t ldx,
+                 float* y, size_t ldy) {
+    Batch acc[R][T];
+    for (int r = 0; r < R; ++r)
+        for (int t = 0; t < T; ++t) acc[r][t] = Batch(0.0f);
+    for (size_t c = 0; c < cols; c += kLanes) {
+        Batch xv[T];
+        for (int t = 0; t < T; ++t) xv[t] = Batch::load_unaligned(x + t * ldx + c);
+        for (int r = 0; r < R; ++r) {
+            Batch wv = load(w + r * row_bytes, c);
+            for (int t = 0; t < T; ++t) acc[r][t] = xsimd::fma(wv, xv[t], acc[r][t]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int t = 0; t < T; ++t) y[t * ldy + r] = xsimd::hadd(acc[r][t]);
+}
+
+template <class Load, int R>
+static void tile_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, const float* x, size_t ldx,
+                      size_t n_tok, float* y, size_t ldy) {
+    size_t t = 0;
+    for (; t + 4 <= n_tok; t += 4) tile<Load, R, 4>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy);
+    switch (n_tok - t) {
+    case 3: tile<Load, R, 3>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
+    case 2: tile<Load, R, 2>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
+    case 1: tile<Load, R, 1>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
+    default: break;
+    }
+}
+
+// Rows [r0, r1) of the product. Tokens go in blocks of 64 so that a block of activations
+// (64 x 896 floats = 224 KiB) stays in L2 while the rows pass over it.
+template <class Load>
+static void dense_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
+                       const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
+    constexpr size_t kTokenBlock = 64;
+    for (size_t t0 = 0; t0 < n_tok; t0 += kTokenBlock) {
+        const size_t nt = n_tok - t0 < kTokenBlock ? n_tok - t0 : kTokenBlock;
+        const float* xb = x + t0 * ldx;
+        float* yb = y + t0 * ldy;
+        size_t r = r0;
+        for (; r + 4 <= r1; r += 4)
+            tile_rows<Load, 4>(load, w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
+        for (; r < r1; ++r) tile_rows<Load, 1>(load, w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
+    }
+}
+
+struct LoadF32 {
+    Batch operator()(const uint8_t* row, size_t c) const {
+        return Batch::load_unaligned(reinterpret_cast<const float*>(row) + c);
+    }
+};
+struct LoadF16 {
+    Batch operator()(const uint8_t* row, size_t c) const { return load_f16(reinterpret_cast<const uint16_t*>(row) + c); }
+};
+struct LoadBF16 {
+    Batch operator()(const uint8_t* row, size_t c) const { return load_bf16(reinterpret_cast<const uint16_t*>(row) + c); }
+};
+
+// Entry point with a C-like signature, taken into the dispatch table.
+void dense_matmul_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
+                       const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
+    switch (type) {
+    case qwen::TensorType::F32: dense_rows(LoadF32{}, w, row_bytes, cols, r0, r1, x, ldx, n_tok, y, ldy); break;
+    case qwen::TensorType::F16: dense_rows(LoadF16{}, w, row_bytes, cols, r0, r1, x, ldx, n_tok, y, ldy); break;
+    case qwen::TensorType::BF16: dense_rows(LoadBF16{}, w, row_bytes, cols, r0, r1, x, ldx, n_tok, y, ldy); break;
+    default: break;
+    }
+}

@@ -1,0 +1,36 @@
+// Matrix products between model weights (any stored type) and float activations.
+//
+// A weight matrix has `rows` output features, each a row of `cols` input features stored
+// contiguously in its TensorType (GGUF order: dims {cols, rows}). Activations are float
+// rows. The kernels are chosen once per process from the CPU (core/cpu.hpp).
+//
+// Threading: matmul() shares its rows among the threads of the enclosing OpenMP parallel
+// region (an orphaned `omp for`), so the forward pass opens one parallel region for a
+// whole evaluation; called outside a region it runs on the calling thread.
+#pragma once
+
+#include "format/tensor_type.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace qwen {
+
+struct Matrix {
+    TensorType type;
+    const uint8_t* data;
+    size_t rows;       // output features
+    size_t cols;       // input features
+    size_t row_bytes;  // bytes of one stored row
+};
+
+// y[t * ldy + r] = dot(w row r, x[t * ldx ...]) for every row r and token t < n_tok.
+void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy);
+
+// True if matmul() handles this weight type (the loader reports the others as unsupported).
+bool matmul_supports(TensorType type);
+
+// Dequantizes row r of w into out[0 .. cols).
+void dequantize_row(const Matrix& w, size_t r, float* out);
+
+}  // namespace qwen

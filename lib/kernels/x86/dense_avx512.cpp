@@ -1,0 +1,21 @@
+// Dense matmul for AVX-512 (F + BW + VL): 16 floats per vector, F16 widened by vcvtph2ps.
+#include "kernels/dispatch.hpp"
+
+#include <immintrin.h>
+#include <xsimd/xsimd.hpp>
+
+namespace qwen::kernels::avx512 {
+
+using Arch = xsimd::avx512bw;
+
+static inline xsimd::batch<float, Arch> load_f16(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+static inline xsimd::batch<float, Arch> load_bf16(const uint16_t* p) {
+    __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+#include "kernels/dense_impl.hpp"
+
+}  // namespace qwen::kernels::avx512

@@ -1,0 +1,81 @@
+#include "model/model.hpp"
+
+#include "core/error.hpp"
+#include "core/half.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace qwen {
+
+Model::Model(std::unique_ptr<ModelSource> source) : source_(std::move(source)) {
+    const Qwen2Hparams& h = source_->hparams();
+    if (h.head_dim > 256)
+        fail(QWEN_ERR_UNSUPPORTED, source_->path(), ": head dimension ", h.head_dim, " is above 256");
+    const uint64_t E = h.n_embd, Q = uint64_t(h.n_head) * h.head_dim, KV = uint64_t(h.n_head_kv) * h.head_dim;
+    token_embd_ = matrix("token_embd.weight", E, h.n_vocab);
+    tied_ = source_->find("output.weight") == nullptr;
+    output_ = tied_ ? token_embd_ : matrix("output.weight", E, h.n_vocab);
+    output_norm_ = vector("output_norm.weight", E);
+    layers_.reserve(h.n_layer);
+    for (uint32_t i = 0; i < h.n_layer; ++i) {
+        const std::string p = "blk." + std::to_string(i) + ".";
+        LayerWeights l;
+        l.attn_norm = vector(p + "attn_norm.weight", E);
+        l.wq = matrix(p + "attn_q.weight", E, Q);
+        l.wk = matrix(p + "attn_k.weight", E, KV);
+        l.wv = matrix(p + "attn_v.weight", E, KV);
+        l.bq = vector(p + "attn_q.bias", Q);
+        l.bk = vector(p + "attn_k.bias", KV);
+        l.bv = vector(p + "attn_v.bias", KV);
+        l.wo = matrix(p + "attn_output.weight", Q, E);
+        l.ffn_norm = vector(p + "ffn_norm.weight", E);
+        l.gate = matrix(p + "ffn_gate.weight", E, h.n_ff);
+        l.up = matrix(p + "ffn_up.weight", E, h.n_ff);
+        l.down = matrix(p + "ffn_down.weight", h.n_ff, E);
+        layers_.push_back(l);
+    }
+}
+
+static std::string dims_str(const std::vector<uint64_t>& d) {
+    std::string s = "{";
+    for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+    return s + "}";
+}
+
+Matrix Model::matrix(const std::string& name, uint64_t cols, uint64_t rows) {
+    const TensorView* t = source_->find(name);
+    if (!t) fail(QWEN_ERR_FORMAT, source_->path(), ": missing tensor '", name, "'");
+    if (t->dims.size() != 2 || t->dims[0] != cols || t->dims[1] != rows)
+        fail(QWEN_ERR_FORMAT, t->where, ": dimensions ", dims_str(t->dims), ", expected {", cols, ", ", rows,
+             "} from the hyper-parameters");
+    if (!matmul_supports(t->type))
+        fail(QWEN_ERR_UNSUPPORTED, t->where, ": tensor type ", tensor_type_name(t->type),
+             " is not supported for matrices yet");
+    return Matrix{t->type, t->data, size_t(rows), size_t(cols), *tensor_row_bytes(t->type, cols)};
+}
+
+const float* Model::vector(const std::string& name, uint64_t n) {
+    const TensorView* t = source_->find(name);
+    if (!t) fail(QWEN_ERR_FORMAT, source_->path(), ": missing tensor '", name, "'");
+    if (t->dims.size() != 1 || t->dims[0] != n)
+        fail(QWEN_ERR_FORMAT, t->where, ": dimensions ", dims_str(t->dims), ", expected {", n, "}");
+    AlignedBuffer<float> buf{size_t(n)};
+    for (size_t i = 0; i < n; ++i) {
+        uint16_t hv;
+        switch (t->type) {
+        case TensorType::F32: std::memcpy(&buf[i], t->data + 4 * i, 4); break;
+        case TensorType::F16: std::memcpy(&hv, t->data + 2 * i, 2); buf[i] = f16_to_f32(hv); break;
+        case TensorType::BF16: std::memcpy(&hv, t->data + 2 * i, 2); buf[i] = bf16_to_f32(hv); break;
+        default:
+            fail(QWEN_ERR_UNSUPPORTED, t->where, ": tensor type ", tensor_type_name(t->type),
+                 " is not supported for a vector (expected f32, f16 or bf16)");
+        }
+        if (!std::isfinite(buf[i]))
+            fail(QWEN_ERR_FORMAT, t->where, ": element ", i, " is not finite (", buf[i], ")");
+    }
+    vectors_.push_back(std::move(buf));
+    return vectors_.back().data();
+}
+
+}  // namespace qwen

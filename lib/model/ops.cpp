@@ -1,0 +1,129 @@
+#include "model/ops.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace qwen {
+
+void embed_tokens(const Matrix& embd, const int32_t* tokens, size_t n, float* x) {
+#pragma omp for schedule(static)
+    for (long t = 0; t < long(n); ++t) dequantize_row(embd, size_t(tokens[t]), x + size_t(t) * embd.cols);
+}
+
+void rope_table(uint32_t pos0, size_t n, uint32_t head_dim, float theta, float* rope) {
+    const uint32_t half = head_dim / 2;
+#pragma omp for schedule(static)
+    for (long t = 0; t < long(n); ++t) {
+        const double pos = double(pos0) + double(t);
+        for (uint32_t i = 0; i < half; ++i) {
+            const double angle = pos * std::pow(double(theta), -2.0 * i / head_dim);
+            rope[size_t(t) * head_dim + 2 * i] = float(std::cos(angle));
+            rope[size_t(t) * head_dim + 2 * i + 1] = float(std::sin(angle));
+        }
+    }
+}
+
+void rms_norm(const float* x, size_t cols, size_t n, const float* weight, float eps, float* out) {
+#pragma omp for schedule(static)
+    for (long t = 0; t < long(n); ++t) {
+        const float* xr = x + size_t(t) * cols;
+        float* o = out + size_t(t) * cols;
+        double sum = 0.0;  // in double, as ggml does: 896 squares lose nothing
+        for (size_t i = 0; i < cols; ++i) sum += double(xr[i]) * double(xr[i]);
+        const float scale = 1.0f / std::sqrt(float(sum / double(cols)) + eps);
+        for (size_t i = 0; i < cols; ++i) o[i] = xr[i] * scale * weight[i];
+    }
+}
+
+static void rotate(float* head, const float* rope, uint32_t D) {
+    const uint32_t half = D / 2;
+    for (uint32_t i = 0; i < half; ++i) {
+        const float c = rope[2 * i], s = rope[2 * i + 1];
+        const float a = head[i], b = head[i + half];
+        head[i] = a * c - b * s;
+        head[i + half] = a * s + b * c;
+    }
+}
+
+void qkv_bias_rope_store(const AttentionShape& s, const float* bq, const float* bk, const float* bv,
+                         const float* rope, float* q, float* k, float* v, KvCache& kv, uint32_t layer) {
+    const size_t D = s.head_dim, Q = size_t(s.n_head) * D, KV = size_t(s.n_head_kv) * D;
+#pragma omp for schedule(static)
+    for (long t = 0; t < long(s.n); ++t) {
+        float *qt = q + size_t(t) * Q, *kt = k + size_t(t) * KV, *vt = v + size_t(t) * KV;
+        const float* rt = rope + size_t(t) * D;
+        for (size_t i = 0; i < Q; ++i) qt[i] += bq[i];
+        for (size_t i = 0; i < KV; ++i) {
+            kt[i] += bk[i];
+            vt[i] += bv[i];
+        }
+        for (uint32_t hh = 0; hh < s.n_head; ++hh) rotate(qt + hh * D, rt, s.head_dim);
+        for (uint32_t hh = 0; hh < s.n_head_kv; ++hh) rotate(kt + hh * D, rt, s.head_dim);
+        kv.store(layer, s.pos0 + uint32_t(t), kt, vt);
+    }
+}
+
+void attention(const AttentionShape& s, const float* q, const KvCache& kv, uint32_t layer, float* scores,
+               float* out) {
+    const uint32_t D = s.head_dim, group = s.n_head / s.n_head_kv;
+    const size_t Q = size_t(s.n_head) * D;
+    const float scale = 1.0f / std::sqrt(float(D));
+    constexpr uint32_t kMaxHeadDim = 256;
+    const long items = long(s.n) * s.n_head_kv;
+#pragma omp for schedule(static)
+    for (long it = 0; it < items; ++it) {
+        const uint32_t t = uint32_t(it / s.n_head_kv), g = uint32_t(it % s.n_head_kv);
+        const uint32_t n_keys = s.pos0 + t + 1;  // causal: positions 0 .. pos0 + t
+        const float* qg = q + size_t(t) * Q + size_t(g) * group * D;
+        float row[kMaxHeadDim];
+        // Scores of every query head of the group against every key, one pass over the keys.
+        for (uint32_t p = 0; p < n_keys; ++p) {
+            kv.load_k(layer, p, size_t(g) * D, D, row);
+            for (uint32_t hh = 0; hh < group; ++hh) {
+                const float* qh = qg + hh * D;
+                float dot = 0.0f;
+                for (uint32_t i = 0; i < D; ++i) dot += qh[i] * row[i];
+                scores[size_t(hh) * n_keys + p] = dot * scale;
+            }
+        }
+        for (uint32_t hh = 0; hh < group; ++hh) {
+            float* sc = scores + size_t(hh) * n_keys;
+            float mx = sc[0];
+            for (uint32_t p = 1; p < n_keys; ++p) mx = sc[p] > mx ? sc[p] : mx;
+            double sum = 0.0;
+            for (uint32_t p = 0; p < n_keys; ++p) {
+                sc[p] = std::exp(sc[p] - mx);
+                sum += double(sc[p]);
+            }
+            const float inv = float(1.0 / sum);
+            for (uint32_t p = 0; p < n_keys; ++p) sc[p] *= inv;
+        }
+        float* og = out + size_t(t) * Q + size_t(g) * group * D;
+        std::memset(og, 0, sizeof(float) * group * D);
+        for (uint32_t p = 0; p < n_keys; ++p) {
+            kv.load_v(layer, p, size_t(g) * D, D, row);
+            for (uint32_t hh = 0; hh < group; ++hh) {
+                const float w = scores[size_t(hh) * n_keys + p];
+                float* oh = og + hh * D;
+                for (uint32_t i = 0; i < D; ++i) oh[i] += w * row[i];
+            }
+        }
+    }
+}
+
+void add_rows(float* x, const float* y, size_t cols, size_t n) {
+    const long total = long(cols * n);
+#pragma omp for schedule(static)
+    for (long i = 0; i < total; ++i) x[i] += y[i];
+}
+
+void silu_mul(float* gate, const float* up, size_t cols, size_t n) {
+    const long total = long(cols * n);
+#pragma omp for schedule(static)
+    for (long i = 0; i < total; ++i) {
+        const float g = gate[i];
+        gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+}
+
+}  // namespace qwen

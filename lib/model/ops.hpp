@@ -1,0 +1,49 @@
+// The element-wise and attention steps of the Qwen2 forward pass. Each one shares its
+// work among the threads of the enclosing OpenMP parallel region (orphaned `omp for`,
+// with the barrier at its end), so the forward pass reads top to bottom like the paper.
+#pragma once
+
+#include "kernels/matmul.hpp"
+#include "kv/kv_cache.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace qwen {
+
+struct AttentionShape {
+    uint32_t n_head, n_head_kv, head_dim;
+    uint32_t pos0;  // position of the first token of the batch
+    uint32_t n;     // tokens in the batch
+};
+
+// x[t] = row tokens[t] of the embedding matrix.
+void embed_tokens(const Matrix& embd, const int32_t* tokens, size_t n, float* x);
+
+// cos/sin of every rotary pair for positions pos0 .. pos0+n-1: rope[t*D + 2i] = cos,
+// rope[t*D + 2i + 1] = sin of angle pos * theta^(-2i/D). Computed in double: it is done once
+// per evaluation and leaves no error of its own.
+void rope_table(uint32_t pos0, size_t n, uint32_t head_dim, float theta, float* rope);
+
+// out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight, for n rows of `cols`.
+void rms_norm(const float* x, size_t cols, size_t n, const float* weight, float eps, float* out);
+
+// Adds the biases, rotates q and k (NeoX style: pairs (i, i + D/2)) and stores k and v
+// into the cache at their positions.
+void qkv_bias_rope_store(const AttentionShape& s, const float* bq, const float* bk, const float* bv,
+                         const float* rope, float* q, float* k, float* v, KvCache& kv, uint32_t layer);
+
+// Causal softmax attention of the batch's queries over the cache (positions 0 .. pos of each
+// token). Each work item is one token and one KV head, serving all the query heads that
+// share it in one pass over the cache. `scores` is this thread's scratch of
+// (n_head / n_head_kv) * n_ctx floats.
+void attention(const AttentionShape& s, const float* q, const KvCache& kv, uint32_t layer, float* scores,
+               float* out);
+
+// x[t] += y[t]
+void add_rows(float* x, const float* y, size_t cols, size_t n);
+
+// gate[t] = silu(gate[t]) * up[t]
+void silu_mul(float* gate, const float* up, size_t cols, size_t n);
+
+}  // namespace qwen
