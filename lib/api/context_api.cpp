@@ -19,7 +19,7 @@ QWEN_API void qwen_context_params_init(qwen_context_params* params, size_t struc
 
 QWEN_API qwen_status qwen_context_create(const qwen_model* model, const qwen_context_params* params,
                                          qwen_context** out) {
-    return qwen::guarded([&] {
+    return qwen::guarded(__func__, [&] {
         QWEN_REQUIRE_ARG(model);
         QWEN_REQUIRE_ARG(out);
         qwen_context_params p = qwen::read_params(params, qwen::kContextDefaults);
@@ -45,7 +45,7 @@ QWEN_API qwen_status qwen_context_create(const qwen_model* model, const qwen_con
 QWEN_API void qwen_context_free(qwen_context* ctx) { delete ctx; }
 
 QWEN_API qwen_status qwen_eval(qwen_context* ctx, const int32_t* tokens, size_t n_tokens, uint32_t flags) {
-    return qwen::guarded([&] {
+    return qwen::guarded(__func__, [&] {
         QWEN_REQUIRE_ARG(ctx);
         if (flags & ~QWEN_EVAL_ALL_LOGITS) qwen::fail(QWEN_ERR_INVALID_ARGUMENT, "qwen_eval: unknown flags ", flags);
         ctx->ctx->eval(tokens, n_tokens, (flags & QWEN_EVAL_ALL_LOGITS) != 0);
@@ -62,7 +62,7 @@ QWEN_API uint32_t qwen_context_n_past(const qwen_context* ctx) { return ctx ? ct
 QWEN_API uint32_t qwen_context_n_ctx(const qwen_context* ctx) { return ctx ? ctx->ctx->n_ctx() : 0; }
 
 QWEN_API qwen_status qwen_context_truncate(qwen_context* ctx, uint32_t n_keep) {
-    return qwen::guarded([&] {
+    return qwen::guarded(__func__, [&] {
         QWEN_REQUIRE_ARG(ctx);
         ctx->ctx->truncate(n_keep);
     });

@@ -1,5 +1,7 @@
 // The one place where C++ exceptions become a qwen_status + qwen_last_error() message.
-// Every exported function that can fail runs its body through guarded().
+// Every exported function that can fail runs its body through guarded(__func__, ...), so
+// the messages of failed argument checks name the C function (inside the body's lambda,
+// __func__ would only be "operator()").
 #pragma once
 
 #include "core/error.hpp"
@@ -10,11 +12,20 @@
 
 namespace qwen {
 
+// A failed QWEN_REQUIRE_ARG: guarded() prefixes the name of the C function.
+class ArgumentError : public Error {
+public:
+    explicit ArgumentError(const char* what) : Error(QWEN_ERR_INVALID_ARGUMENT, what) {}
+};
+
 template <class F>
-qwen_status guarded(F&& body) noexcept {
+qwen_status guarded(const char* api, F&& body) noexcept {
     try {
         body();
         return QWEN_OK;
+    } catch (const ArgumentError& e) {
+        set_last_error(cat(api, ": ", e.what()));
+        return e.status();
     } catch (const Error& e) {
         set_last_error(e.what());
         return e.status();
@@ -32,7 +43,7 @@ qwen_status guarded(F&& body) noexcept {
 
 #define QWEN_REQUIRE_ARG(cond)                                                          \
     do {                                                                                \
-        if (!(cond)) ::qwen::fail(QWEN_ERR_INVALID_ARGUMENT, __func__, ": " #cond " is false"); \
+        if (!(cond)) throw ::qwen::ArgumentError(#cond " is false");                    \
     } while (0)
 
 // Reads a versioned params struct: defaults first, then the bytes the caller's struct_size

@@ -44,7 +44,7 @@ QWEN_API void qwen_model_params_init(qwen_model_params* params, size_t struct_si
 }
 
 QWEN_API qwen_status qwen_model_load(const char* path, const qwen_model_params* params, qwen_model** out) {
-    return qwen::guarded([&] {
+    return qwen::guarded(__func__, [&] {
         QWEN_REQUIRE_ARG(path);
         QWEN_REQUIRE_ARG(out);
         qwen_model_params p = qwen::read_params(params, qwen::kModelDefaults);

@@ -30,6 +30,20 @@ void write_out(const std::string& s, char* buf, size_t capacity, size_t* len, co
     if (!s.empty()) std::memcpy(buf, s.data(), s.size());
 }
 
+// One push or flush of a streaming detokenizer, on a copy so that a failed call (a buffer
+// too small) consumes nothing.
+template <class Step>
+void detokenizer_step(qwen_detokenizer* d, char* buf, size_t capacity, size_t* len, const char* what, Step step) {
+    QWEN_REQUIRE_ARG(d != nullptr);
+    QWEN_REQUIRE_ARG(buf != nullptr || capacity == 0);
+    QWEN_REQUIRE_ARG(len != nullptr);
+    qwen::Detokenizer next = d->detok;
+    std::string s;
+    step(next, s);
+    write_out(s, buf, capacity, len, what);
+    d->detok = next;
+}
+
 const qwen::Tokenizer* tokenizer_or_null(const qwen_model* model) {
     return model && model->tokenizer ? model->tokenizer.get() : nullptr;
 }
@@ -40,7 +54,7 @@ extern "C" {
 
 QWEN_API qwen_status qwen_tokenize(const qwen_model* model, const char* text, size_t len, uint32_t flags,
                                    int32_t* tokens, size_t capacity, size_t* n_tokens) {
-    return guarded([&] {
+    return guarded(__func__, [&] {
         const auto& tok = tokenizer_of(model);
         QWEN_REQUIRE_ARG(text != nullptr || len == 0);
         QWEN_REQUIRE_ARG(tokens != nullptr || capacity == 0);
@@ -59,7 +73,7 @@ QWEN_API qwen_status qwen_tokenize(const qwen_model* model, const char* text, si
 
 QWEN_API qwen_status qwen_detokenize(const qwen_model* model, const int32_t* tokens, size_t n_tokens,
                                      uint32_t flags, char* buf, size_t capacity, size_t* len) {
-    return guarded([&] {
+    return guarded(__func__, [&] {
         const auto& tok = tokenizer_of(model);
         QWEN_REQUIRE_ARG(tokens != nullptr || n_tokens == 0);
         QWEN_REQUIRE_ARG(buf != nullptr || capacity == 0);
@@ -76,7 +90,7 @@ QWEN_API qwen_status qwen_detokenize(const qwen_model* model, const int32_t* tok
 
 QWEN_API qwen_status qwen_token_to_piece(const qwen_model* model, int32_t token, char* buf, size_t capacity,
                                          size_t* len) {
-    return guarded([&] {
+    return guarded(__func__, [&] {
         const auto& tok = tokenizer_of(model);
         QWEN_REQUIRE_ARG(buf != nullptr || capacity == 0);
         QWEN_REQUIRE_ARG(len != nullptr);
@@ -113,7 +127,7 @@ QWEN_API int qwen_token_is_control(const qwen_model* model, int32_t token) {
 }
 
 QWEN_API qwen_status qwen_detokenizer_create(const qwen_model* model, uint32_t flags, qwen_detokenizer** out) {
-    return guarded([&] {
+    return guarded(__func__, [&] {
         const auto& tok = tokenizer_of(model);
         QWEN_REQUIRE_ARG(out != nullptr);
         *out = new qwen_detokenizer{qwen::Detokenizer(tok, (flags & QWEN_DETOKENIZE_SKIP_SPECIAL) != 0,
@@ -123,29 +137,16 @@ QWEN_API qwen_status qwen_detokenizer_create(const qwen_model* model, uint32_t f
 
 QWEN_API qwen_status qwen_detokenizer_push(qwen_detokenizer* d, int32_t token, char* buf, size_t capacity,
                                            size_t* len) {
-    return guarded([&] {
-        QWEN_REQUIRE_ARG(d != nullptr);
-        QWEN_REQUIRE_ARG(buf != nullptr || capacity == 0);
-        QWEN_REQUIRE_ARG(len != nullptr);
-        // Work on a copy so that a failed call consumes nothing.
-        qwen::Detokenizer next = d->detok;
-        std::string s;
-        next.push(token, s);
-        write_out(s, buf, capacity, len, "qwen_detokenizer_push");
-        d->detok = next;
+    return guarded(__func__, [&] {
+        detokenizer_step(d, buf, capacity, len, "qwen_detokenizer_push",
+                         [&](qwen::Detokenizer& next, std::string& s) { next.push(token, s); });
     });
 }
 
 QWEN_API qwen_status qwen_detokenizer_flush(qwen_detokenizer* d, char* buf, size_t capacity, size_t* len) {
-    return guarded([&] {
-        QWEN_REQUIRE_ARG(d != nullptr);
-        QWEN_REQUIRE_ARG(buf != nullptr || capacity == 0);
-        QWEN_REQUIRE_ARG(len != nullptr);
-        qwen::Detokenizer next = d->detok;
-        std::string s;
-        next.flush(s);
-        write_out(s, buf, capacity, len, "qwen_detokenizer_flush");
-        d->detok = next;
+    return guarded(__func__, [&] {
+        detokenizer_step(d, buf, capacity, len, "qwen_detokenizer_flush",
+                         [](qwen::Detokenizer& next, std::string& s) { next.flush(s); });
     });
 }
 

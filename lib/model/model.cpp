@@ -1,10 +1,8 @@
 #include "model/model.hpp"
 
 #include "core/error.hpp"
-#include "core/half.hpp"
 
 #include <cmath>
-#include <cstring>
 
 namespace qwen {
 
@@ -60,20 +58,14 @@ const float* Model::vector(const std::string& name, uint64_t n) {
     if (!t) fail(QWEN_ERR_FORMAT, source_->path(), ": missing tensor '", name, "'");
     if (t->dims.size() != 1 || t->dims[0] != n)
         fail(QWEN_ERR_FORMAT, t->where, ": dimensions ", dims_str(t->dims), ", expected {", n, "}");
+    if (!matmul_supports(t->type))
+        fail(QWEN_ERR_UNSUPPORTED, t->where, ": tensor type ", tensor_type_name(t->type),
+             " is not supported for a vector (expected f32, f16 or bf16)");
     AlignedBuffer<float> buf{size_t(n)};
-    for (size_t i = 0; i < n; ++i) {
-        uint16_t hv;
-        switch (t->type) {
-        case TensorType::F32: std::memcpy(&buf[i], t->data + 4 * i, 4); break;
-        case TensorType::F16: std::memcpy(&hv, t->data + 2 * i, 2); buf[i] = f16_to_f32(hv); break;
-        case TensorType::BF16: std::memcpy(&hv, t->data + 2 * i, 2); buf[i] = bf16_to_f32(hv); break;
-        default:
-            fail(QWEN_ERR_UNSUPPORTED, t->where, ": tensor type ", tensor_type_name(t->type),
-                 " is not supported for a vector (expected f32, f16 or bf16)");
-        }
+    dequantize_row(Matrix{t->type, t->data, 1, size_t(n), t->bytes}, 0, buf.data());
+    for (size_t i = 0; i < n; ++i)
         if (!std::isfinite(buf[i]))
             fail(QWEN_ERR_FORMAT, t->where, ": element ", i, " is not finite (", buf[i], ")");
-    }
     vectors_.push_back(std::move(buf));
     return vectors_.back().data();
 }

@@ -80,4 +80,23 @@ void nfc_append(std::string_view s, std::string& out);
 // Decodes lossily (each maximal ill-formed subpart becomes U+FFFD) and appends to `out`.
 void append_lossy(std::string_view bytes, std::string& out);
 
+// The length of a sequence at the end of `s` that is well-formed so far but cut off (a lead
+// byte C2..F4 and continuation bytes that fit it): more bytes may still complete it. 0 if none.
+// A lead byte is never part of an earlier sequence, so looking back from the end finds the
+// same sequence start a forward scan would.
+inline size_t incomplete_tail(std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const size_t n = s.size();
+    for (size_t k = 1; k <= 3 && k <= n; ++k) {
+        const unsigned c = p[n - k];
+        if (c < 0x80) return 0;
+        if (c >= 0xC0) {
+            if (c < 0xC2 || c > 0xF4) return 0;
+            uint32_t cp;
+            return decode_utf8(p + n - k, k, &cp) == -static_cast<int>(k) ? k : 0;
+        }
+    }
+    return 0;
+}
+
 }  // namespace qwen::unicode

@@ -48,6 +48,7 @@ TEST_CASE("load errors name the path and set the thread's last error") {
     CHECK(m == reinterpret_cast<qwen_model*>(0x1));  // untouched on failure
     CHECK(std::string(qwen_last_error()).find("/nonexistent/model.gguf") != std::string::npos);
     CHECK(qwen_model_load(nullptr, nullptr, &m) == QWEN_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(qwen_last_error()) == "qwen_model_load: path is false");
     qwen_model_free(nullptr);    // no-op
     qwen_context_free(nullptr);  // no-op
 }

@@ -2,6 +2,7 @@
 // message naming the file, the tensor and the field -- never a crash.
 #include "core/error.hpp"
 #include "format/safetensors.hpp"
+#include "hf_test_util.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 using namespace qwen;
+using hftest::expect_error;
 
 namespace {
 
@@ -39,18 +41,6 @@ std::string raw_file(const std::string& name, std::string header, size_t data_by
     if (data_bytes) std::fwrite(data.data(), 1, data.size(), f);
     std::fclose(f);
     return path;
-}
-
-void expect_error(const std::function<void()>& fn, qwen_status status, std::vector<std::string> parts) {
-    try {
-        fn();
-        FAIL("no exception; expected one mentioning ", parts.empty() ? "" : parts[0]);
-    } catch (const Error& e) {
-        const std::string msg = e.what();
-        INFO("message: ", msg);
-        CHECK(e.status() == status);
-        for (const auto& p : parts) CHECK_MESSAGE(msg.find(p) != std::string::npos, "missing '", p, "'");
-    }
 }
 
 void expect_open_error(const std::string& path, qwen_status status, std::vector<std::string> parts) {
