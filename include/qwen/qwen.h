@@ -176,6 +176,17 @@ QWEN_API uint32_t qwen_context_n_ctx(const qwen_context *ctx);
  * reused. n_keep > n_past is QWEN_ERR_INVALID_ARGUMENT. */
 QWEN_API qwen_status qwen_context_truncate(qwen_context *ctx, uint32_t n_keep);
 
+/* The ids of the tokens in the KV cache, in order (qwen_context_n_past() of them), or NULL when
+ * it is empty. Owned by the context; valid until the next call that changes the context. */
+QWEN_API const int32_t *qwen_context_tokens(const qwen_context *ctx, size_t *n_tokens);
+
+/* Asks the work running on `ctx` to stop as soon as possible. The one call that may come from
+ * any thread while another thread uses the context. A qwen_eval() that sees it returns
+ * QWEN_ERR_ABORTED with the context unchanged; qwen_generate() returns QWEN_OK with finish
+ * reason QWEN_FINISH_ABORTED. The request is consumed by the call that sees it; a request
+ * made while nothing runs stops the next qwen_eval() or qwen_generate(). */
+QWEN_API void qwen_context_abort(qwen_context *ctx);
+
 /* ---- Tokenizer ------------------------------------------------------------------------ */
 /* Qwen2.5's byte-level BPE, token-for-token identical to Hugging Face tokenizers. All calls
  * only read the model: any number of threads may tokenize with one model at the same time.
@@ -274,6 +285,248 @@ QWEN_API qwen_status qwen_detokenizer_push(qwen_detokenizer *detok, int32_t toke
 QWEN_API qwen_status qwen_detokenizer_flush(qwen_detokenizer *detok, char *buf, size_t capacity, size_t *len);
 
 QWEN_API void qwen_detokenizer_free(qwen_detokenizer *detok);
+
+/* ---- Sampling ------------------------------------------------------------------------- */
+/* A sampler turns a row of logits into the next token through a chain of stages. It is
+ * seeded and deterministic: the same seed, logits and history give the same tokens on any
+ * machine and thread count. One thread at a time; the model must outlive it. */
+typedef struct qwen_sampler qwen_sampler;
+
+typedef struct qwen_logit_bias {
+    int32_t token;
+    float bias; /* added to the token's logit; -INFINITY bans the token */
+} qwen_logit_bias;
+
+/* The stages of the chain. Disabled stages (at their neutral value) cost nothing. */
+typedef enum qwen_sampler_stage {
+    QWEN_STAGE_PENALTIES = 0,   /* repetition, frequency and presence penalties */
+    QWEN_STAGE_LOGIT_BIAS = 1,  /* logit_bias */
+    QWEN_STAGE_TEMPERATURE = 2, /* logits / temperature */
+    QWEN_STAGE_TOP_K = 3,       /* keep the top_k most likely tokens */
+    QWEN_STAGE_TOP_P = 4,       /* keep the smallest set whose probability reaches top_p */
+    QWEN_STAGE_MIN_P = 5,       /* drop tokens less likely than min_p * p(most likely) */
+    QWEN_STAGE_TYPICAL_P = 6    /* locally typical sampling with mass typical_p */
+} qwen_sampler_stage;
+
+/* Most stages an order may list. */
+#define QWEN_SAMPLER_MAX_STAGES 16
+
+typedef struct qwen_sampler_params {
+    size_t struct_size;       /* set by qwen_sampler_default_params() */
+    uint64_t seed;            /* random seed (default 0xC0FFEE) */
+    float temperature;        /* <= 0: greedy (argmax after penalties and bias); default 0.7 */
+    int32_t top_k;            /* 0 = off; default 20 */
+    float top_p;              /* 1 = off; default 0.8 */
+    float min_p;              /* 0 = off (default) */
+    float typical_p;          /* 1 = off (default) */
+    float repetition_penalty; /* CTRL / transformers: a seen token's logit l becomes l / r if l > 0,
+                                 else l * r; 1 = off; default 1.1 */
+    float frequency_penalty;  /* OpenAI: l -= count * f; 0 = off (default) */
+    float presence_penalty;   /* OpenAI: l -= p for every seen token; 0 = off (default) */
+    int32_t penalty_last_n;   /* how many of the most recent accepted tokens (prompt included) the
+                                 penalties see; -1 = all, as transformers does (default); 0 = none */
+    const qwen_logit_bias *logit_bias; /* copied at creation; may be NULL */
+    size_t n_logit_bias;
+    const qwen_sampler_stage *order;   /* the stages in the order to apply them; NULL (default):
+                                          penalties, logit bias, temperature, top-k, top-p, min-p,
+                                          typical-p - the order transformers uses */
+    size_t n_order;
+} qwen_sampler_params;
+
+/* Fills *params with defaults: Qwen2.5-0.5B-Instruct's published generation_config
+ * (temperature 0.7, top_p 0.8, top_k 20, repetition_penalty 1.1), the rest off. */
+QWEN_API void qwen_sampler_params_init(qwen_sampler_params *params, size_t struct_size);
+
+static inline qwen_sampler_params qwen_sampler_default_params(void) {
+    qwen_sampler_params p;
+    qwen_sampler_params_init(&p, sizeof p);
+    return p;
+}
+
+/* Overwrites the fields that the model's own files declare (generation_config.json of a Hugging
+ * Face folder: temperature, top_p, top_k, repetition_penalty; do_sample false gives
+ * temperature 0). Fields the files do not declare are left as they are. */
+QWEN_API qwen_status qwen_sampler_params_from_model(const qwen_model *model, qwen_sampler_params *params);
+
+/* Errors: QWEN_ERR_INVALID_ARGUMENT for a NULL argument or a value out of range (the message
+ * names the field): temperature or min_p NaN, top_k < 0, top_p/typical_p outside (0, 1],
+ * min_p outside [0, 1], repetition_penalty <= 0, penalty_last_n < -1, a bias token outside the
+ * vocabulary or a NaN bias, an unknown or repeated stage. */
+QWEN_API qwen_status qwen_sampler_create(const qwen_model *model, const qwen_sampler_params *params,
+                                         qwen_sampler **out);
+QWEN_API void qwen_sampler_free(qwen_sampler *sampler);
+
+/* Samples one token from `n_logits` logits (qwen_model_n_vocab() of them; the array is not
+ * modified) and accepts it, i.e. adds it to the history the penalties see. If every token is
+ * banned (all -INFINITY) the result is QWEN_ERR_INVALID_ARGUMENT. */
+QWEN_API qwen_status qwen_sampler_sample(qwen_sampler *sampler, const float *logits, size_t n_logits,
+                                         int32_t *token);
+
+/* Adds tokens that were not sampled (the prompt) to the history the penalties see. */
+QWEN_API qwen_status qwen_sampler_accept(qwen_sampler *sampler, const int32_t *tokens, size_t n_tokens);
+
+/* Forgets the history and restarts the random stream from the seed given at creation. */
+QWEN_API void qwen_sampler_reset(qwen_sampler *sampler);
+
+/* A token and its log-probability. */
+typedef struct qwen_token_logprob {
+    int32_t token;
+    float logprob;
+} qwen_token_logprob;
+
+/* Most alternatives qwen_logprobs() and qwen_generate() report per token. */
+#define QWEN_MAX_TOP_LOGPROBS 20
+
+/* Log-probabilities under the model's own distribution (log-softmax of the raw logits, before
+ * any sampler stage): *logprob of `token` (if logprob is not NULL) and the n_top most likely
+ * tokens, most likely first, into top[0 .. n_top) (ties: the lower id first). */
+QWEN_API qwen_status qwen_logprobs(const float *logits, size_t n_logits, int32_t token, float *logprob,
+                                   qwen_token_logprob *top, size_t n_top);
+
+/* ---- Chat ----------------------------------------------------------------------------- */
+/* Qwen2.5's chat format (ChatML), rendered byte for byte as its official Jinja template does:
+ * the default system prompt when none is given, tool definitions, tool calls and tool
+ * responses. Pure functions of their arguments: call them from any thread. */
+
+typedef struct qwen_chat_message {
+    const char *role;       /* "system", "user", "assistant" or "tool" */
+    const char *content;    /* UTF-8, NUL-terminated; NULL = none */
+    const char *tool_calls; /* assistant messages: a JSON array of calls, each
+                               {"name": ..., "arguments": {...}} or OpenAI's
+                               {"type": "function", "function": {...}}; NULL = none */
+} qwen_chat_message;
+
+/* Flags for qwen_chat_render(). */
+#define QWEN_CHAT_ADD_GENERATION_PROMPT 1u /* end with "<|im_start|>assistant\n" */
+
+/* Renders n_messages messages into buf[0 .. *len) (not NUL-terminated). tools_json is NULL or
+ * a JSON array of tool definitions (OpenAI style {"type": "function", "function": {...}}),
+ * written into the system turn as the template does.
+ * Errors: QWEN_ERR_INVALID_ARGUMENT (NULL pointers, an unknown role, tool_calls or tools_json
+ * that is not valid JSON of the documented shape - the message names the message index and
+ * the problem); QWEN_ERR_BUFFER_TOO_SMALL: *len is the size needed, buf untouched. */
+QWEN_API qwen_status qwen_chat_render(const qwen_chat_message *messages, size_t n_messages, const char *tools_json,
+                                      uint32_t flags, char *buf, size_t capacity, size_t *len);
+
+/* The same from an OpenAI-style JSON array of messages ({"role": ..., "content": ...,
+ * "tool_calls": [...]}), as transformers' apply_chat_template takes them. */
+QWEN_API qwen_status qwen_chat_render_json(const char *messages_json, const char *tools_json, uint32_t flags,
+                                           char *buf, size_t capacity, size_t *len);
+
+/* ---- Generation ----------------------------------------------------------------------- */
+
+typedef enum qwen_finish_reason {
+    QWEN_FINISH_NONE = 0,         /* not finished (only seen inside a callback) */
+    QWEN_FINISH_EOS = 1,          /* the model ended its turn: <|im_end|> or <|endoftext|> */
+    QWEN_FINISH_STOP_STRING = 2,  /* a caller-given stop string appeared (it is not output) */
+    QWEN_FINISH_LENGTH = 3,       /* max_tokens generated */
+    QWEN_FINISH_CONTEXT_FULL = 4, /* the KV cache is full */
+    QWEN_FINISH_CALLBACK = 5,     /* the callback returned non-zero */
+    QWEN_FINISH_ABORTED = 6       /* qwen_context_abort() */
+} qwen_finish_reason;
+
+/* What the callback sees after each generated token. */
+typedef struct qwen_generate_event {
+    int32_t token;      /* the token just generated; -1 for the final event that releases text
+                           held back at the end */
+    const char *text;   /* the text this step releases (valid UTF-8, not NUL-terminated; valid
+                           only during the callback). Text is held back while it is an
+                           incomplete character or could be the start of a stop string, so
+                           it may be empty; the concatenation over all events is the output. */
+    size_t text_len;
+    float logprob;      /* log-probability of `token` under the model; 0 unless logprobs >= 0 */
+    const qwen_token_logprob *top; /* the `logprobs` most likely tokens, or NULL */
+    size_t n_top;
+} qwen_generate_event;
+
+/* Return 0 to go on, non-zero to stop (finish reason QWEN_FINISH_CALLBACK). */
+typedef int (*qwen_generate_callback)(const qwen_generate_event *event, void *user_data);
+
+/* Flags for qwen_generate_params.flags. */
+#define QWEN_GENERATE_KEEP_SPECIAL 1u /* control tokens the model generates appear in the text */
+#define QWEN_GENERATE_IGNORE_EOS 2u   /* do not stop at <|im_end|> / <|endoftext|> */
+
+/* Most stop strings, and longest stop string in bytes. */
+#define QWEN_MAX_STOP_STRINGS 16
+#define QWEN_MAX_STOP_BYTES 256
+
+typedef struct qwen_generate_params {
+    size_t struct_size;              /* set by qwen_generate_default_params() */
+    int32_t max_tokens;              /* most tokens to generate; 0 = until EOS or a full context;
+                                        default 512 */
+    const char *const *stop;         /* stop strings (UTF-8, NUL-terminated, non-empty) */
+    size_t n_stop;
+    uint32_t flags;                  /* QWEN_GENERATE_* */
+    int32_t logprobs;                /* -1 (default): none; 0: the chosen token's; n > 0: also the
+                                        n most likely (at most QWEN_MAX_TOP_LOGPROBS) */
+    qwen_generate_callback callback; /* may be NULL */
+    void *user_data;
+} qwen_generate_params;
+
+QWEN_API void qwen_generate_params_init(qwen_generate_params *params, size_t struct_size);
+
+static inline qwen_generate_params qwen_generate_default_params(void) {
+    qwen_generate_params p;
+    qwen_generate_params_init(&p, sizeof p);
+    return p;
+}
+
+typedef struct qwen_generate_result {
+    size_t struct_size;                /* set by the caller (sizeof); the library writes only as
+                                          many bytes */
+    qwen_finish_reason finish_reason;
+    uint32_t n_prompt_tokens;          /* tokens in the prompt */
+    uint32_t n_cached_tokens;          /* of which were already in the KV cache (not evaluated) */
+    uint32_t n_generated_tokens;       /* tokens sampled */
+    double prompt_ms;                  /* evaluating the uncached prompt tokens */
+    double generate_ms;                /* from the first sampled token to the end */
+    double time_to_first_token_ms;     /* from the call to the first sampled token */
+} qwen_generate_result;
+
+/* Generates a continuation of `prompt`: the whole sequence the model should see (the full
+ * conversation so far, not only its new part). Tokens already in the KV cache as a prefix of
+ * the prompt are reused: only the rest is evaluated, so the next turn of a chat costs only its
+ * new tokens. Then it samples with `sampler` (NULL: greedy) until a finish reason, calling
+ * params->callback after every token. The generated tokens stay in the context (see
+ * qwen_context_tokens()). params may be NULL (defaults); result may be NULL.
+ * Stopping (EOS, stop string, length, callback, abort, full context) is success: QWEN_OK
+ * with the reason in result->finish_reason.
+ * Errors: QWEN_ERR_INVALID_ARGUMENT (NULL ctx/prompt, n_prompt 0, an invalid id, bad params);
+ * QWEN_ERR_CONTEXT_FULL when the prompt does not fit; errors of qwen_eval(). */
+QWEN_API qwen_status qwen_generate(qwen_context *ctx, qwen_sampler *sampler, const int32_t *prompt,
+                                   size_t n_prompt, const qwen_generate_params *params,
+                                   qwen_generate_result *result);
+
+/* qwen_generate() on text, tokenized with QWEN_TOKENIZE_PARSE_SPECIAL (so ChatML written by
+ * hand works). */
+QWEN_API qwen_status qwen_generate_text(qwen_context *ctx, qwen_sampler *sampler, const char *prompt, size_t len,
+                                        const qwen_generate_params *params, qwen_generate_result *result);
+
+/* qwen_generate() on a conversation rendered by qwen_chat_render() with the generation prompt.
+ * Call it again with the assistant's answer and the next user message appended: the shared
+ * prefix is not evaluated again. */
+QWEN_API qwen_status qwen_generate_chat(qwen_context *ctx, qwen_sampler *sampler, const qwen_chat_message *messages,
+                                        size_t n_messages, const char *tools_json,
+                                        const qwen_generate_params *params, qwen_generate_result *result);
+
+/* ---- Saved state ---------------------------------------------------------------------- */
+/* A context's state - its tokens, KV cache and last logits - and optionally a sampler's random
+ * stream and history, as bytes. Loading it into a fresh context of the same model (same n_ctx
+ * or larger, any kv_type) and a sampler made with the same params continues exactly as if
+ * nothing had stopped. The bytes are checked when loaded: a state of another model, a
+ * truncated or corrupted buffer gives QWEN_ERR_FORMAT and leaves the context and sampler
+ * unchanged. `sampler` may be NULL on both sides. */
+
+/* The bytes qwen_context_state_save() needs now. */
+QWEN_API qwen_status qwen_context_state_size(const qwen_context *ctx, const qwen_sampler *sampler, size_t *size);
+/* Errors: QWEN_ERR_BUFFER_TOO_SMALL (*len = size needed, buf untouched). */
+QWEN_API qwen_status qwen_context_state_save(const qwen_context *ctx, const qwen_sampler *sampler, void *buf,
+                                             size_t capacity, size_t *len);
+QWEN_API qwen_status qwen_context_state_load(qwen_context *ctx, qwen_sampler *sampler, const void *buf, size_t len);
+/* The same through a file (written whole to a temporary name, then renamed). */
+QWEN_API qwen_status qwen_context_state_save_file(const qwen_context *ctx, const qwen_sampler *sampler,
+                                                  const char *path);
+QWEN_API qwen_status qwen_context_state_load_file(qwen_context *ctx, qwen_sampler *sampler, const char *path);
 
 #ifdef __cplusplus
 }
