@@ -14,6 +14,8 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"run", qwen_cli::run_main, "complete a prompt, streaming the text"},
+    {"chat", qwen_cli::chat_main, "chat in the terminal (Qwen2.5 chat template, history, /reset)"},
     {"synth", qwen_cli::synth_main, "write a synthetic Qwen2 model (GGUF and/or Hugging Face folder)"},
     {"logits", qwen_cli::logits_main, "evaluate tokens and write the logits (for parity tests)"},
 };
@@ -32,7 +34,17 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     for (const auto& c : kCommands)
-        if (!std::strcmp(argv[1], c.name)) return c.run(argc - 1, argv + 1);
+        if (!std::strcmp(argv[1], c.name)) {
+            try {
+                return c.run(argc - 1, argv + 1);
+            } catch (const qwen_cli::UsageError& e) {
+                std::fprintf(stderr, "qwen %s: %s (see 'qwen %s --help')\n", c.name, e.what(), c.name);
+                return 2;
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "qwen %s: %s\n", c.name, e.what());
+                return 1;
+            }
+        }
     std::fprintf(stderr, "qwen: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -38,6 +38,7 @@ QWEN_API qwen_status qwen_context_create(const qwen_model* model, const qwen_con
         cp.kv_f16 = kv_type == QWEN_KV_F16;
         auto c = std::make_unique<qwen_context>();
         c->ctx = std::make_unique<qwen::Context>(*model->model, cp);
+        c->model = model;
         *out = c.release();
     });
 }
@@ -60,6 +61,16 @@ QWEN_API const float* qwen_context_logits(const qwen_context* ctx, size_t* n_row
 
 QWEN_API uint32_t qwen_context_n_past(const qwen_context* ctx) { return ctx ? ctx->ctx->n_past() : 0; }
 QWEN_API uint32_t qwen_context_n_ctx(const qwen_context* ctx) { return ctx ? ctx->ctx->n_ctx() : 0; }
+
+QWEN_API const int32_t* qwen_context_tokens(const qwen_context* ctx, size_t* n_tokens) {
+    const size_t n = ctx ? ctx->ctx->tokens().size() : 0;
+    if (n_tokens) *n_tokens = n;
+    return n ? ctx->ctx->tokens().data() : nullptr;
+}
+
+QWEN_API void qwen_context_abort(qwen_context* ctx) {
+    if (ctx) ctx->ctx->request_abort();
+}
 
 QWEN_API qwen_status qwen_context_truncate(qwen_context* ctx, uint32_t n_keep) {
     return qwen::guarded(__func__, [&] {

@@ -9,6 +9,7 @@ namespace qwen {
 class Model;
 class Tokenizer;
 class Context;
+class Sampler;
 }  // namespace qwen
 
 struct qwen_model {
@@ -19,5 +20,11 @@ struct qwen_model {
 
 struct qwen_context {
     std::unique_ptr<qwen::Context> ctx;  // KV cache + scratch + logits (model/)
+    const qwen_model* model;             // for the tokenizer of qwen_generate_text/_chat
     ~qwen_context();
+};
+
+struct qwen_sampler {
+    std::unique_ptr<qwen::Sampler> sampler;  // (sample/)
+    ~qwen_sampler();
 };

@@ -34,6 +34,11 @@ public:
 
     void set_n_past(uint32_t n) { n_past_ = n; }
 
+    // Bytes of one stored row, and mutable rows for restoring saved state.
+    size_t row_bytes() const { return row_ * elem_; }
+    uint8_t* k_row(uint32_t layer, uint32_t pos) { return k_.data() + offset(layer, pos); }
+    uint8_t* v_row(uint32_t layer, uint32_t pos) { return v_.data() + offset(layer, pos); }
+
 private:
     size_t offset(uint32_t layer, uint32_t pos) const { return (size_t(layer) * n_ctx_ + pos) * row_ * elem_; }
     uint32_t n_layer_, n_ctx_;

@@ -32,6 +32,7 @@ Context::Context(const Model& model, const ContextParams& params)
     up_.resize(B * h.n_ff);
     rope_.resize(B * h.head_dim);  // cos and sin for each pair of each token
     scores_.resize(size_t(n_threads_) * (h.n_head / h.n_head_kv) * params.n_ctx);
+    tokens_.reserve(params.n_ctx);
 }
 
 void Context::eval(const int32_t* tokens, size_t n, bool all_logits) {
@@ -49,6 +50,10 @@ void Context::eval(const int32_t* tokens, size_t n, bool all_logits) {
     n_rows_ = 0;
     const uint32_t n_past0 = kv_.n_past();
     for (size_t done = 0; done < n;) {
+        if (take_abort()) {
+            kv_.set_n_past(n_past0);
+            fail(QWEN_ERR_ABORTED, "evaluation aborted by qwen_context_abort() after ", done, " of ", n, " tokens");
+        }
         const uint32_t nb = uint32_t(std::min<size_t>(batch_cap_, n - done));
         const bool last = done + nb == n;
         float* out = all_logits ? logits_.data() + done * h.n_vocab : (last ? logits_.data() : nullptr);
@@ -65,12 +70,14 @@ void Context::eval(const int32_t* tokens, size_t n, bool all_logits) {
                  i % h.n_vocab, "): its weights hold NaN or Inf values, or overflow float");
         }
     n_rows_ = rows;
+    tokens_.insert(tokens_.end(), tokens, tokens + n);
 }
 
 void Context::truncate(uint32_t n_keep) {
     if (n_keep > kv_.n_past())
         fail(QWEN_ERR_INVALID_ARGUMENT, "truncate to ", n_keep, " tokens but only ", kv_.n_past(), " are cached");
     kv_.set_n_past(n_keep);
+    tokens_.resize(n_keep);
     n_rows_ = 0;
 }
 

@@ -6,7 +6,10 @@
 #include "kv/kv_cache.hpp"
 #include "model/model.hpp"
 
+#include <atomic>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace qwen {
 
@@ -22,8 +25,27 @@ public:
     Context(const Model& model, const ContextParams& params);
 
     // Evaluates tokens at positions n_past.. and appends them to the cache. Validates
-    // everything first: on error the context is unchanged.
+    // everything first: on error the context is unchanged. A pending abort request makes it
+    // throw Error(QWEN_ERR_ABORTED) between batches, also leaving the context unchanged.
     void eval(const int32_t* tokens, size_t n, bool all_logits);
+
+    // The tokens in the cache, in order (n_past of them).
+    const std::vector<int32_t>& tokens() const { return tokens_; }
+
+    // Asks a running (or the next) eval() to stop; safe from any thread.
+    void request_abort() { abort_.store(true, std::memory_order_relaxed); }
+    // Consumes a pending abort request: true if there was one.
+    bool take_abort() { return abort_.exchange(false, std::memory_order_relaxed); }
+
+    // Saved state (context_state.cpp): tokens, the KV rows in use and the last logits row, as
+    // a versioned little-endian byte string that names the model's shape and fingerprint.
+    size_t state_size() const;
+    void save_state(std::string& out) const;
+    // Checks `n` bytes as a state of this model that fits this context; throws
+    // Error(QWEN_ERR_FORMAT) naming what is wrong, changing nothing.
+    void check_state(const uint8_t* data, size_t n) const;
+    // Replaces the context's state by checked bytes (check_state() first; cannot fail after).
+    void load_state(const uint8_t* data, size_t n);
 
     const float* logits() const { return n_rows_ ? logits_.data() : nullptr; }
     size_t n_logit_rows() const { return n_rows_; }
@@ -49,6 +71,8 @@ private:
     AlignedBuffer<float> scores_;  // per thread: group heads x n_ctx
     AlignedBuffer<float> logits_;
     size_t n_rows_ = 0;
+    std::vector<int32_t> tokens_;  // reserved to n_ctx at creation: eval() never allocates it
+    std::atomic<bool> abort_{false};
 };
 
 }  // namespace qwen

@@ -36,6 +36,9 @@ public:
     int32_t sample(const float* logits, size_t n);
     // Adds tokens to the penalty history.
     void accept(const int32_t* tokens, size_t n);
+    // Forgets the penalty history only (the random stream goes on): qwen_generate() sets the
+    // history to each call's whole prompt.
+    void clear_history();
     // Forgets the history, restarts the random stream from the seed.
     void reset();
 
@@ -58,5 +61,10 @@ private:
     std::vector<int32_t> scratch_ids_;
     std::vector<uint32_t> counts_;
 };
+
+// Log-softmax of raw logits (double accumulation, max subtracted): *logprob of `token` (if
+// not null) and the n_top most likely tokens, most likely first, ties lower id first.
+void token_logprobs(const float* logits, size_t n, int32_t token, float* logprob, qwen_token_logprob* top,
+                    size_t n_top);
 
 }  // namespace qwen
