@@ -1,0 +1,126 @@
+"""The `qwen run` and `qwen chat` commands end to end on a tiny synthetic model with the real
+Qwen2.5 tokenizer and chat template: greedy text identical to llama.cpp's on the same file,
+and the chat REPL driven in a real terminal (tmux): streaming, history reuse across turns,
+/reset, Ctrl-C stopping an answer without quitting, /exit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import libqwen
+import oracles
+
+PROMPT = "<|im_start|>user\nWrite a haiku about caches.<|im_end|>\n<|im_start|>assistant\n"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    oracles.require_llama()
+    gguf, _ = libqwen.synth(str(tmp_path_factory.mktemp("cli")), "tiny", "f32", hf=False, seed=7)
+    return gguf
+
+
+def test_run_greedy_text_matches_llama_cpp(tiny):
+    r = subprocess.run([libqwen.cli_path(), "run", "-m", tiny, "-p", PROMPT, "--greedy", "-n", "48",
+                        "--ignore-eos", "-t", "2"], capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    ours = r.stdout.decode()
+    assert ours.endswith("\n")
+    ours = ours[:-1]
+    assert "[prompt:" in r.stderr.decode() and "max tokens" in r.stderr.decode()
+
+    prompt_ids = oracles.llama_tokenize(tiny, PROMPT, special=True)
+    ids = oracles.llama_greedy(tiny, prompt_ids, 48)
+    theirs = oracles.llama_detokenize(tiny, ids).decode("utf-8", errors="replace")
+    assert ours == theirs
+
+
+def test_run_reports_errors_in_one_line(tmp_path):
+    r = subprocess.run([libqwen.cli_path(), "run", "-m", str(tmp_path / "missing.gguf"), "-p", "hi"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "missing.gguf" in err and "QWEN_ERR_IO" in err and err.count("\n") == 1
+    r = subprocess.run([libqwen.cli_path(), "run", "-m", "x", "-p", "hi", "--temp", "hot"], capture_output=True)
+    assert r.returncode == 2 and "--temp" in r.stderr.decode()
+
+
+class Tmux:
+    """One detached tmux session running a command; reads the screen with capture-pane."""
+
+    def __init__(self, name: str, cmd: list[str]):
+        self.name = name
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        line = " ".join(subprocess.list2cmdline([c]) for c in cmd) + "; echo EXITED $?; sleep 30"
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "220", "-y", "60", line], check=True)
+
+    def screen(self) -> str:
+        r = subprocess.run(["tmux", "capture-pane", "-p", "-S", "-2000", "-t", self.name], capture_output=True)
+        return r.stdout.decode(errors="replace")
+
+    def send(self, *keys: str):
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def wait_for(self, pred, timeout: float = 120) -> str:
+        end = time.time() + timeout
+        while time.time() < end:
+            s = self.screen()
+            if pred(s):
+                return s
+            time.sleep(0.2)
+        raise AssertionError(f"timed out; screen:\n{self.screen()}")
+
+    def close(self):
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def prompts_on(screen: str) -> int:
+    return sum(1 for line in screen.splitlines() if line.startswith("> ") or line == ">")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("CI"), reason="tmux is not installed")
+def test_chat_repl_in_a_terminal(tiny):
+    t = Tmux("qwen-chat-test", [libqwen.cli_path(), "chat", "-m", tiny, "--greedy", "-n", "12", "--stats",
+                                "-t", "2"])
+    try:
+        t.wait_for(lambda s: prompts_on(s) >= 1)
+        t.send("Hello there", "Enter")
+        s = t.wait_for(lambda s: s.count("[prompt:") >= 1 and prompts_on(s) >= 2)
+        assert "(0 cached)" in s
+        t.send("And a second question", "Enter")
+        s = t.wait_for(lambda s: s.count("[prompt:") >= 2 and prompts_on(s) >= 3)
+        # The second turn reuses the first one from the cache.
+        second = [line for line in s.splitlines() if line.startswith("[prompt:")][1]
+        cached = int(second.split("(")[1].split(" cached")[0])
+        assert cached > 20, second
+        t.send("/reset", "Enter")
+        t.wait_for(lambda s: "(conversation cleared)" in s)
+        t.send("/exit", "Enter")
+        assert "EXITED 0" in t.wait_for(lambda s: "EXITED" in s)
+    finally:
+        t.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("CI"), reason="tmux is not installed")
+def test_ctrl_c_stops_the_answer_not_the_chat(tiny):
+    t = Tmux("qwen-chat-ctrlc", [libqwen.cli_path(), "chat", "-m", tiny, "--greedy", "-n", "0", "--ignore-eos",
+                                 "-c", "32768", "-t", "1"])
+    try:
+        t.wait_for(lambda s: prompts_on(s) >= 1)
+        t.send("Talk forever", "Enter")
+        time.sleep(1.5)
+        t.send("C-c")
+        t.wait_for(lambda s: "(stopped)" in s and prompts_on(s) >= 2)
+        t.send("Still here?", "Enter")
+        time.sleep(0.5)
+        t.send("C-c")
+        t.wait_for(lambda s: s.count("(stopped)") >= 2 and prompts_on(s) >= 3)
+        t.send("C-c")  # at the prompt: quits
+        assert "EXITED 0" in t.wait_for(lambda s: "EXITED" in s)
+    finally:
+        t.close()
