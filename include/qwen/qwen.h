@@ -390,7 +390,8 @@ QWEN_API qwen_status qwen_logprobs(const float *logits, size_t n_logits, int32_t
 
 typedef struct qwen_chat_message {
     const char *role;       /* "system", "user", "assistant" or "tool" */
-    const char *content;    /* UTF-8, NUL-terminated; NULL = none */
+    const char *content;    /* UTF-8, NUL-terminated; NULL = no content key (an error where the
+                               template prints it: user turns, a system prompt without tools) */
     const char *tool_calls; /* assistant messages: a JSON array of calls, each
                                {"name": ..., "arguments": {...}} or OpenAI's
                                {"type": "function", "function": {...}}; NULL = none */
