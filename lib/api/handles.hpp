@@ -9,6 +9,7 @@ namespace qwen {
 class Model;
 class Tokenizer;
 class Context;
+class Sampler;
 }  // namespace qwen
 
 struct qwen_model {
@@ -20,4 +21,9 @@ struct qwen_model {
 struct qwen_context {
     std::unique_ptr<qwen::Context> ctx;  // KV cache + scratch + logits (model/)
     ~qwen_context();
+};
+
+struct qwen_sampler {
+    std::unique_ptr<qwen::Sampler> sampler;  // (sample/)
+    ~qwen_sampler();
 };
