@@ -3,11 +3,46 @@
 #include "core/error.hpp"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace qwen {
 
 namespace {
+
+// llama.cpp's converter copies generation_config.json into general.sampling.* keys (those the
+// file has). They are read as that file would be: a key left out takes transformers' neutral
+// default, so a GGUF and the folder it was converted from give the same sampling defaults.
+// min_p, penalty_last_n and the rest have no place in GenerationDefaults and are ignored.
+std::optional<GenerationDefaults> sampling_keys(const GgufFile& f) {
+    const auto temp = f.get_float("general.sampling.temp");
+    const auto top_p = f.get_float("general.sampling.top_p");
+    const auto top_k = f.get_uint("general.sampling.top_k");
+    const auto repeat = f.get_float("general.sampling.penalty_repeat");
+    if (!temp && !top_p && !top_k && !repeat) return std::nullopt;
+    auto check = [&](const char* key, double v, bool ok) {
+        if (!ok) fail(QWEN_ERR_FORMAT, f.path(), ": key '", key, "' has absurd value ", v);
+    };
+    GenerationDefaults g;
+    g.do_sample = true;  // llama.cpp always samples; temperature 0 is its greedy
+    if (temp) {
+        check("general.sampling.temp", *temp, std::isfinite(*temp) && *temp >= 0);
+        g.temperature = float(*temp);
+    }
+    if (top_p) {
+        check("general.sampling.top_p", *top_p, *top_p >= 0 && *top_p <= 1);
+        g.top_p = float(*top_p);
+    }
+    if (top_k) {
+        check("general.sampling.top_k", double(*top_k), *top_k <= uint64_t(std::numeric_limits<int32_t>::max()));
+        g.top_k = int(*top_k);
+    }
+    if (repeat) {
+        check("general.sampling.penalty_repeat", *repeat, std::isfinite(*repeat) && *repeat > 0);
+        g.repetition_penalty = float(*repeat);
+    }
+    return g;
+}
 
 class GgufSource : public ModelSource {
 public:
@@ -55,6 +90,8 @@ public:
         if (auto kl = f.get_uint("qwen2.attention.key_length"); kl && *kl != h.head_dim)
             fail(QWEN_ERR_UNSUPPORTED, path_, ": attention.key_length ", *kl, " differs from embedding/heads ", h.head_dim);
         if (h.head_dim % 2) fail(QWEN_ERR_FORMAT, path_, ": head dimension ", h.head_dim, " is odd (RoPE needs pairs)");
+
+        generation_defaults_ = sampling_keys(f);
 
         const GgufTensor* embd = f.find_tensor("token_embd.weight");
         if (!embd) fail(QWEN_ERR_FORMAT, path_, ": missing tensor 'token_embd.weight'");

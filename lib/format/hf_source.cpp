@@ -164,6 +164,7 @@ public:
         const fs::path root(dir);
         const Config cfg = parse_config((root / "config.json").string());
         hparams_ = cfg.hp;
+        generation_defaults_ = read_generation_config(dir);
 
         // transformers prefers model.safetensors when both layouts are present.
         std::map<std::string, std::string> where_listed;  // hf name -> shard (sharded only)

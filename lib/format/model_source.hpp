@@ -5,10 +5,12 @@
 // which is the same bytes as GGUF's dims {in, out}.
 #pragma once
 
+#include "format/hf_generation_config.hpp"
 #include "format/tensor_type.hpp"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,9 +52,13 @@ public:
     }
     // Describes the source for messages: the file or folder path.
     const std::string& path() const { return path_; }
+    // The sampling defaults the files declare: a Hugging Face folder's generation_config.json,
+    // a GGUF file's general.sampling.* keys. nullopt when they declare none.
+    std::optional<GenerationDefaults> generation_defaults() const { return generation_defaults_; }
 
 protected:
     Qwen2Hparams hparams_;
+    std::optional<GenerationDefaults> generation_defaults_;
     std::vector<TensorView> tensors_;
     std::string path_;
 };

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "generate/stop_strings.hpp"
 #include "model/context.hpp"
+#include "sample/logprobs.hpp"
 #include "sample/sampler.hpp"
 #include "tokenizer/detokenizer.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -103,7 +104,7 @@ qwen_generate_result generate(Context& ctx, const Tokenizer& tokenizer, Sampler*
             res.time_to_first_token_ms = ms_between(t_start, t_first);
         }
         float logprob = 0.0f;
-        if (opt.logprobs >= 0) token_logprobs(logits, n_vocab, token, &logprob, top.data(), top.size());
+        if (opt.logprobs >= 0) logprobs(logits, n_vocab, token, &logprob, top.data(), top.size());
 
         const bool end = !opt.ignore_eos && std::find(eot.begin(), eot.end(), token) != eot.end();
         piece.clear();

@@ -5,9 +5,14 @@
 
 #include <qwen/qwen.h>
 
+#include "sample/candidates.hpp"
+#include "sample/rng.hpp"
+#include "sample/token_window.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace qwen {
@@ -25,6 +30,17 @@ struct SamplerConfig {
     int32_t penalty_last_n = -1;
     std::vector<qwen_logit_bias> logit_bias;
     std::vector<qwen_sampler_stage> order;  // empty: the default order
+
+    // Every stage at its neutral value: temperature 1 and nothing else, so the distribution is
+    // the softmax of the logits (set temperature = 0 for plain greedy decoding).
+    static SamplerConfig neutral() {
+        SamplerConfig c;
+        c.temperature = 1.0f;
+        c.top_k = 0;
+        c.top_p = 1.0f;
+        c.repetition_penalty = 1.0f;
+        return c;
+    }
 };
 
 class Sampler {
@@ -42,6 +58,11 @@ public:
     // Forgets the history, restarts the random stream from the seed.
     void reset();
 
+    // The distribution sample() would draw from for these logits, after every stage: (token,
+    // probability) for the tokens still in play, most likely first (ties: the lower id).
+    // Greedy gives the argmax with probability 1. Draws nothing and accepts nothing.
+    std::vector<std::pair<int32_t, float>> distribution(const float* logits, size_t n);
+
     // The mutable state (random stream + history) as bytes, and back. load() validates and
     // throws Error(QWEN_ERR_FORMAT) without changing anything on bad bytes.
     void save_state(std::string& out) const;
@@ -51,20 +72,20 @@ public:
     uint32_t n_vocab() const { return n_vocab_; }
 
 private:
-    struct Impl;
+    bool greedy() const { return !(config_.temperature > 0); }
+    // Runs the stages over one row of logits, leaving the survivors in cands_.
+    void run(const float* logits, size_t n);
+    void apply_penalties();
+    void apply_logit_bias();
+    float penalize(float logit, uint32_t count) const;
+
     SamplerConfig config_;
     uint32_t n_vocab_;
-    // Implementation state lives in sampler.cpp (candidates buffer, history, counts, rng).
-    std::vector<int32_t> history_;
-    uint64_t rng_[4] = {};
-    std::vector<float> scratch_logits_;
-    std::vector<int32_t> scratch_ids_;
-    std::vector<uint32_t> counts_;
+    std::vector<qwen_sampler_stage> order_;  // validated; the default one if config_.order is empty
+    std::vector<qwen_logit_bias> bias_;      // sorted by token, a token given twice summed
+    TokenWindow window_;
+    Rng rng_;
+    Candidates cands_;  // scratch of a step, reserved once
 };
-
-// Log-softmax of raw logits (double accumulation, max subtracted): *logprob of `token` (if
-// not null) and the n_top most likely tokens, most likely first, ties lower id first.
-void token_logprobs(const float* logits, size_t n, int32_t token, float* logprob, qwen_token_logprob* top,
-                    size_t n_top);
 
 }  // namespace qwen
