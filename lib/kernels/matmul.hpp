@@ -4,6 +4,10 @@
 // contiguously in its TensorType (GGUF order: dims {cols, rows}). Activations are float
 // rows. The kernels are chosen once per process from the CPU (core/cpu.hpp).
 //
+// F32/F16/BF16 weights go through SIMD kernels; every block format (quant/blocks.hpp) is
+// for now decoded row by row with the reference dequantizer and multiplied in float: exact
+// but slow, the baseline for the per-format kernels to come.
+//
 // Threading: matmul() shares its rows among the threads of the enclosing OpenMP parallel
 // region (an orphaned `omp for`), so the forward pass opens one parallel region for a
 // whole evaluation; called outside a region it runs on the calling thread.
@@ -27,10 +31,11 @@ struct Matrix {
 // y[t * ldy + r] = dot(w row r, x[t * ldx ...]) for every row r and token t < n_tok.
 void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy);
 
-// True if matmul() handles this weight type (the loader reports the others as unsupported).
+// True if matmul() handles this weight type: every type quant::can_dequantize() accepts
+// (the loader reports the others as unsupported).
 bool matmul_supports(TensorType type);
 
-// Dequantizes row r of w into out[0 .. cols).
+// Dequantizes row r of w into out[0 .. cols), bit-exact with ggml (quant/dequantize.hpp).
 void dequantize_row(const Matrix& w, size_t r, float* out);
 
 }  // namespace qwen

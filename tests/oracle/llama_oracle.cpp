@@ -14,10 +14,14 @@
 //   detokenize MODEL.gguf --tokens ... [--special]        (raw bytes to stdout)
 //   quantize  IN.gguf OUT.gguf TYPE [--threads N] [--pure] [--allow-requantize]
 //                        [--embd-type T] [--output-type T]
+//   dequant   TYPE IN.bin OUT.f32                         (ggml's to_float on raw blocks)
+//   quantize-rows TYPE N_PER_ROW IN.f32 OUT.bin           (ggml_quantize_chunk, no imatrix)
 //
 // Logits files: a 16-byte header then row-major little-endian float32 data:
 //   char magic[4] = "QLGT"; uint32 version = 1; uint32 n_rows; uint32 n_vocab;
 //   float32 logits[n_rows][n_vocab]
+// dequant / quantize-rows files are raw: little-endian float32 values, or the blocks of a
+// ggml type (named as ggml prints it: q4_0, q4_K, iq2_xxs, ...) back to back.
 
 #include "llama.h"
 #include "ggml.h"
@@ -33,6 +37,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -510,6 +515,74 @@ int cmd_quantize(const Args& a) {
     return 0;
 }
 
+// ---------------------------------------------------------------- block formats
+// Declared in ggml's private ggml-quants.h (exported by libggml-base): Q8_K is an activation
+// type without type-traits converters, so the reference functions are called directly.
+extern "C" void quantize_row_q8_K_ref(const float* x, void* y, int64_t k);
+extern "C" void dequantize_row_q8_K(const void* x, float* y, int64_t k);
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail("cannot open " + path);
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+void write_bytes(const std::string& path, const void* data, size_t n) {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) fail("cannot open " + path + " for writing");
+    bool ok = std::fwrite(data, 1, n, f) == n;
+    ok = (std::fclose(f) == 0) && ok;
+    if (!ok) fail("write error on " + path);
+}
+
+int cmd_dequant(const Args& a) {
+    if (a.positional.size() != 3) fail("usage: dequant TYPE IN.bin OUT.f32");
+    const ggml_type type = ggml_type_by_name(a.positional[0]);
+    const std::vector<uint8_t> in = read_bytes(a.positional[1]);
+    const size_t block_bytes = ggml_type_size(type);
+    if (in.size() % block_bytes) fail(a.positional[1] + ": not a whole number of " + a.positional[0] + " blocks");
+    const int64_t n = static_cast<int64_t>(in.size() / block_bytes) * ggml_blck_size(type);
+    std::vector<float> out(static_cast<size_t>(n));
+    if (type == GGML_TYPE_Q8_K) {
+        dequantize_row_q8_K(in.data(), out.data(), n);
+    } else {
+        const ggml_type_traits* t = ggml_get_type_traits(type);
+        if (!t->to_float) fail(std::string("ggml has no to_float for ") + ggml_type_name(type));
+        t->to_float(in.data(), out.data(), n);
+    }
+    write_bytes(a.positional[2], out.data(), out.size() * sizeof(float));
+    std::printf("n=%lld\n", static_cast<long long>(n));
+    return 0;
+}
+
+int cmd_quantize_rows(const Args& a) {
+    if (a.positional.size() != 4) fail("usage: quantize-rows TYPE N_PER_ROW IN.f32 OUT.bin");
+    const ggml_type type = ggml_type_by_name(a.positional[0]);
+    const int64_t n_per_row = std::atoll(a.positional[1].c_str());
+    const std::vector<uint8_t> in = read_bytes(a.positional[2]);
+    const int64_t blck = ggml_blck_size(type);
+    if (n_per_row <= 0 || n_per_row % blck) fail("N_PER_ROW must be a positive multiple of the block size");
+    if (in.size() % (sizeof(float) * static_cast<size_t>(n_per_row)))
+        fail(a.positional[2] + ": not a whole number of rows");
+    if (ggml_quantize_requires_imatrix(type)) fail(std::string(ggml_type_name(type)) + " needs an importance matrix");
+    std::vector<float> src(in.size() / sizeof(float));
+    std::memcpy(src.data(), in.data(), in.size());
+    const int64_t nrows = static_cast<int64_t>(src.size()) / n_per_row;
+    const size_t row_size = ggml_row_size(type, n_per_row);
+    std::vector<uint8_t> out(static_cast<size_t>(nrows) * row_size, 0);  // Q8_K leaves bsums of zero blocks alone
+    for (int64_t r = 0; r < nrows; ++r) {
+        const float* x = src.data() + r * n_per_row;
+        uint8_t* y = out.data() + static_cast<size_t>(r) * row_size;
+        if (type == GGML_TYPE_Q8_K) quantize_row_q8_K_ref(x, y, n_per_row);
+        else if (type == GGML_TYPE_Q8_1) ggml_get_type_traits(type)->from_float_ref(x, y, n_per_row);
+        else if (ggml_quantize_chunk(type, x, y, 0, 1, n_per_row, nullptr) != row_size)
+            fail(std::string("ggml_quantize_chunk does not quantize ") + ggml_type_name(type));
+    }
+    write_bytes(a.positional[3], out.data(), out.size());
+    std::printf("rows=%lld\nrow_bytes=%zu\n", static_cast<long long>(nrows), row_size);
+    return 0;
+}
+
 void usage() {
     std::fputs(
         "usage: llama_oracle COMMAND ARGS [--verbose]\n"
@@ -523,6 +596,8 @@ void usage() {
         "  detokenize MODEL.gguf --tokens 1,2,3 [--special]\n"
         "  quantize   IN.gguf OUT.gguf TYPE [--threads N] [--pure] [--allow-requantize]\n"
         "                        [--embd-type T] [--output-type T]\n"
+        "  dequant    TYPE IN.bin OUT.f32     (raw blocks -> float32 via ggml's to_float)\n"
+        "  quantize-rows TYPE N_PER_ROW IN.f32 OUT.bin   (ggml_quantize_chunk, no imatrix)\n"
         "--tokens-file F may replace --tokens (ids separated by commas/whitespace).\n"
         "Logits files: \"QLGT\", u32 version=1, u32 n_rows, u32 n_vocab, then f32[n_rows][n_vocab].\n"
         "Defaults: --kv f16 and --fa auto (llama.cpp's own defaults), --threads 2.\n",
@@ -549,6 +624,8 @@ int main(int argc, char** argv) {
         else if (cmd == "tokenize") rc = cmd_tokenize(a);
         else if (cmd == "detokenize") rc = cmd_detokenize(a);
         else if (cmd == "quantize") rc = cmd_quantize(a);
+        else if (cmd == "dequant") rc = cmd_dequant(a);
+        else if (cmd == "quantize-rows") rc = cmd_quantize_rows(a);
         else {
             usage();
             fail("unknown command '" + cmd + "'");

@@ -16,6 +16,8 @@ Wrapped sub-commands:
     llama_detokenize(model, tokens, special=False) -> bytes
     llama_quantize(src, dst, qtype, threads=2, pure=False, ...)
     llama_info(model) -> dict
+    llama_dequant(type, blocks) -> float32 array  (ggml's to_float on raw blocks)
+    llama_quantize_rows(type, x) -> bytes         (ggml_quantize_chunk, no imatrix)
 """
 
 from __future__ import annotations
@@ -266,6 +268,43 @@ def llama_info(model: str, meta: bool = False, vocab_only: bool = False) -> dict
     if vocab_only:
         args.append("--vocab-only")
     return _kv_lines(run(args))
+
+
+def dequant_with(runner, type_name: str, blocks: bytes) -> np.ndarray:
+    """`dequant TYPE IN OUT` through `runner` (a function taking the argument list): the
+    oracle's run(), or a tool with the same sub-command (tests/quant/quant_tool)."""
+    with tempfile.TemporaryDirectory(prefix="quant_") as d:
+        src, dst = os.path.join(d, "in.bin"), os.path.join(d, "out.f32")
+        with open(src, "wb") as f:
+            f.write(blocks)
+        runner(["dequant", type_name, src, dst])
+        return np.fromfile(dst, dtype="<f4")
+
+
+def quantize_rows_with(runner, type_name: str, x: np.ndarray) -> bytes:
+    """`quantize-rows TYPE N_PER_ROW IN OUT` through `runner` on the rows of the float32
+    matrix x [rows, n_per_row]; returns the blocks, row after row."""
+    x = np.ascontiguousarray(x, dtype="<f4")
+    if x.ndim != 2:
+        raise ValueError("x must be [rows, n_per_row]")
+    with tempfile.TemporaryDirectory(prefix="quant_") as d:
+        src, dst = os.path.join(d, "in.f32"), os.path.join(d, "out.bin")
+        x.tofile(src)
+        runner(["quantize-rows", type_name, str(x.shape[1]), src, dst])
+        with open(dst, "rb") as f:
+            return f.read()
+
+
+def llama_dequant(type_name: str, blocks: bytes) -> np.ndarray:
+    """ggml's to_float for `blocks` (whole blocks of the ggml type `type_name`, e.g. "q4_K"):
+    float32 values, bit for bit what llama.cpp computes."""
+    return dequant_with(run, type_name, blocks)
+
+
+def llama_quantize_rows(type_name: str, x: np.ndarray) -> bytes:
+    """ggml_quantize_chunk (no importance matrix, as llama-quantize without --imatrix) on
+    the rows of the float32 matrix x [rows, n_per_row]."""
+    return quantize_rows_with(run, type_name, x)
 
 
 # --------------------------------------------------------------------------- bundle files
