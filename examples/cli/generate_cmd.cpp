@@ -25,7 +25,7 @@ const char* kCommonHelp =
     "      --kv f16|f32        KV cache precision (default f16)\n"
     "sampling (defaults: the model's generation_config.json, else Qwen2.5's 0.7/0.8/20/1.1):\n"
     "      --temp X            temperature; 0 = greedy\n"
-    "      --greedy            same as --temp 0\n"
+    "      --greedy            always the most likely token: --temp 0 and no repetition penalty\n"
     "      --top-k N           0 = off\n"
     "      --top-p X           1 = off\n"
     "      --min-p X           0 = off\n"
@@ -64,29 +64,15 @@ struct Session {
     qwen_generate_params gen = qwen_generate_default_params();
 
     explicit Session(const Args& a) {
-        check(qwen_model_load(a.get("model").c_str(), nullptr, &model), "loading the model");
+        // Every option is checked before the (slow) model load, so a typo fails at once.
         qwen_context_params cp = qwen_context_default_params();
         cp.n_ctx = uint32_t(a.get_int("ctx", 0, 0, 1 << 20));
         cp.n_threads = int32_t(a.get_int("threads", 0, 0, 1024));
         const std::string kv = a.get("kv", "f16");
         if (kv != "f16" && kv != "f32") throw UsageError("--kv must be f16 or f32");
         cp.kv_type = kv == "f32" ? QWEN_KV_F32 : QWEN_KV_F16;
-        check(qwen_context_create(model, &cp, &ctx), "creating the context");
-
         qwen_sampler_params sp = qwen_sampler_default_params();
-        check(qwen_sampler_params_from_model(model, &sp), "reading the model's sampling defaults");
-        sp.temperature = a.has("greedy") ? 0.0f : a.get_float("temp", sp.temperature, 0.0f, 100.0f);
-        sp.top_k = int32_t(a.get_int("top-k", sp.top_k, 0, 1 << 30));
-        sp.top_p = a.get_float("top-p", sp.top_p, 0.0f, 1.0f);
-        sp.min_p = a.get_float("min-p", sp.min_p, 0.0f, 1.0f);
-        sp.typical_p = a.get_float("typical-p", sp.typical_p, 0.0f, 1.0f);
-        sp.repetition_penalty = a.get_float("repeat-penalty", sp.repetition_penalty, 0.0f, 100.0f);
-        sp.penalty_last_n = int32_t(a.get_int("repeat-last-n", sp.penalty_last_n, -1, 1 << 30));
-        sp.presence_penalty = a.get_float("presence-penalty", sp.presence_penalty, -100.0f, 100.0f);
-        sp.frequency_penalty = a.get_float("frequency-penalty", sp.frequency_penalty, -100.0f, 100.0f);
-        sp.seed = uint64_t(a.get_int("seed", (long long)sp.seed, 0, 0x7fffffffffffffffLL));
-        check(qwen_sampler_create(model, &sp, &sampler), "creating the sampler");
-
+        apply_sampling(a, sp);
         gen.max_tokens = int32_t(a.get_int("max-tokens", gen.max_tokens, 0, 1 << 30));
         gen.flags = (a.has("ignore-eos") ? QWEN_GENERATE_IGNORE_EOS : 0u) |
                     (a.has("special") ? QWEN_GENERATE_KEEP_SPECIAL : 0u);
@@ -96,6 +82,14 @@ struct Session {
             gen.stop = &stop_ptr;
             gen.n_stop = 1;
         }
+
+        check(qwen_model_load(a.get("model").c_str(), nullptr, &model), "loading the model");
+        check(qwen_context_create(model, &cp, &ctx), "creating the context");
+        // The model's own defaults, then the options given on the command line over them.
+        sp = qwen_sampler_default_params();
+        check(qwen_sampler_params_from_model(model, &sp), "reading the model's sampling defaults");
+        apply_sampling(a, sp);
+        check(qwen_sampler_create(model, &sp, &sampler), "creating the sampler");
     }
     ~Session() {
         qwen_sampler_free(sampler);
@@ -106,6 +100,19 @@ struct Session {
     Session& operator=(const Session&) = delete;
 
 private:
+    static void apply_sampling(const Args& a, qwen_sampler_params& sp) {
+        sp.temperature = a.has("greedy") ? 0.0f : a.get_float("temp", sp.temperature, 0.0f, 100.0f);
+        sp.top_k = int32_t(a.get_int("top-k", sp.top_k, 0, 1 << 30));
+        sp.top_p = a.get_float("top-p", sp.top_p, 0.0f, 1.0f);
+        sp.min_p = a.get_float("min-p", sp.min_p, 0.0f, 1.0f);
+        sp.typical_p = a.get_float("typical-p", sp.typical_p, 0.0f, 1.0f);
+        if (a.has("greedy")) sp.repetition_penalty = 1.0f;
+        sp.repetition_penalty = a.get_float("repeat-penalty", sp.repetition_penalty, 0.0f, 100.0f);
+        sp.penalty_last_n = int32_t(a.get_int("repeat-last-n", sp.penalty_last_n, -1, 1 << 30));
+        sp.presence_penalty = a.get_float("presence-penalty", sp.presence_penalty, -100.0f, 100.0f);
+        sp.frequency_penalty = a.get_float("frequency-penalty", sp.frequency_penalty, -100.0f, 100.0f);
+        sp.seed = uint64_t(a.get_int("seed", (long long)sp.seed, 0, 0x7fffffffffffffffLL));
+    }
     const char* stop_ptr = nullptr;
 };
 

@@ -60,7 +60,7 @@ const float* Model::vector(const std::string& name, uint64_t n) {
         fail(QWEN_ERR_FORMAT, t->where, ": dimensions ", dims_str(t->dims), ", expected {", n, "}");
     if (!matmul_supports(t->type))
         fail(QWEN_ERR_UNSUPPORTED, t->where, ": tensor type ", tensor_type_name(t->type),
-             " is not supported for a vector (expected f32, f16 or bf16)");
+             " has no dequantizer, so it cannot hold a vector");
     AlignedBuffer<float> buf{size_t(n)};
     dequantize_row(Matrix{t->type, t->data, 1, size_t(n), t->bytes}, 0, buf.data());
     for (size_t i = 0; i < n; ++i)

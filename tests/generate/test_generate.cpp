@@ -277,7 +277,7 @@ TEST_CASE("abort: requested before, from the callback, and from another thread")
         Stream s;
         std::thread stopper([&] {
             while (!started.load()) std::this_thread::yield();
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
             qwen_context_abort(ctx);
         });
         qwen_generate_params p = qwen_generate_default_params();

@@ -8,6 +8,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -32,10 +35,12 @@ TinyModel make_tiny(TensorType dtype, bool tied = true) {
     m.spec.dtype = dtype;
     m.spec.tied = tied;
     m.weights = synth_weights(m.spec);
+    // One file per process: ctest runs this binary several times at once (one per ISA).
     std::string path = std::string(QWEN_BINARY_DIR) + "/test_forward_" + std::string(tensor_type_name(dtype)) +
-                       (tied ? "" : "_untied") + ".gguf";
+                       (tied ? "" : "_untied") + "_" + std::to_string(::getpid()) + ".gguf";
     synth_gguf_writer(m.spec, m.weights).write(path);
     m.model = std::make_unique<Model>(open_gguf_source(std::make_shared<const GgufFile>(path)));
+    std::remove(path.c_str());  // the mapping keeps the data
     return m;
 }
 
