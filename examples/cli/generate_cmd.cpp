@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace qwen_cli {
@@ -181,6 +182,33 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+// Parses the shared options; nullopt when --help was asked for (the help is printed).
+std::optional<Args> parse(int argc, char** argv, const std::string& help) {
+    Args a(argc, argv, kFlags, kValued, kAliases);
+    if (a.help()) {
+        std::fputs(help.c_str(), stdout);
+        return std::nullopt;
+    }
+    if (!a.error().empty()) throw UsageError(a.error());
+    if (!a.has("model")) throw UsageError("-m MODEL is required");
+    return a;
+}
+
+// Runs one generation call with the text streamed to stdout; Ctrl-C aborts it.
+template <class Call>
+qwen_generate_result stream(Session& s, Printer& out, Call call) {
+    s.gen.callback = Printer::on_event;
+    s.gen.user_data = &out;
+    qwen_generate_result r{};
+    r.struct_size = sizeof r;
+    g_generating.store(true);
+    const qwen_status st = call(&r);
+    g_generating.store(false);
+    std::fputc('\n', stdout);
+    check(st, "generating");
+    return r;
+}
+
 }  // namespace
 
 int run_main(int argc, char** argv) {
@@ -191,27 +219,17 @@ int run_main(int argc, char** argv) {
                                         "are parsed, so a hand-written ChatML prompt works) and streams the result to\n"
                                         "stdout; timings go to stderr. Ctrl-C stops generating.\n\n") +
                                     kCommonHelp;
-    Args a(argc, argv, kFlags, kValued, kAliases);
-    if (a.help()) {
-        std::fputs(help.c_str(), stdout);
-        return 0;
-    }
-    if (!a.error().empty()) throw UsageError(a.error());
-    if (!a.has("model")) throw UsageError("-m MODEL is required");
+    const std::optional<Args> parsed = parse(argc, argv, help);
+    if (!parsed) return 0;
+    const Args& a = *parsed;
     if (a.has("prompt") == a.has("file")) throw UsageError("give the prompt with -p TEXT or -f FILE");
     const std::string prompt = a.has("file") ? read_file(a.get("file")) : a.get("prompt");
     Session s(a);
     install_sigint(s.ctx);
     Printer out;
-    s.gen.callback = Printer::on_event;
-    s.gen.user_data = &out;
-    qwen_generate_result r{};
-    r.struct_size = sizeof r;
-    g_generating.store(true);
-    check(qwen_generate_text(s.ctx, s.sampler, prompt.data(), prompt.size(), &s.gen, &r), "generating");
-    g_generating.store(false);
-    std::fputc('\n', stdout);
-    print_stats(r);
+    print_stats(stream(s, out, [&](qwen_generate_result* r) {
+        return qwen_generate_text(s.ctx, s.sampler, prompt.data(), prompt.size(), &s.gen, r);
+    }));
     return 0;
 }
 
@@ -227,13 +245,9 @@ int chat_main(int argc, char** argv) {
                     "Ctrl-C while the model answers stops the answer. A line ending in \\ continues.\n"
                     "--stats prints timings after each answer.\n\n") +
         kCommonHelp;
-    Args a(argc, argv, kFlags, kValued, kAliases);
-    if (a.help()) {
-        std::fputs(help.c_str(), stdout);
-        return 0;
-    }
-    if (!a.error().empty()) throw UsageError(a.error());
-    if (!a.has("model")) throw UsageError("-m MODEL is required");
+    const std::optional<Args> parsed = parse(argc, argv, help);
+    if (!parsed) return 0;
+    const Args& a = *parsed;
     Session s(a);
     install_sigint(s.ctx);
     std::string system = a.get("system");
@@ -272,17 +286,14 @@ int chat_main(int argc, char** argv) {
         for (const auto& [role, content] : history) msgs.push_back({role.c_str(), content.c_str(), nullptr});
 
         Printer out;
-        s.gen.callback = Printer::on_event;
-        s.gen.user_data = &out;
         qwen_generate_result r{};
-        r.struct_size = sizeof r;
-        g_generating.store(true);
-        const qwen_status st = qwen_generate_chat(s.ctx, s.sampler, msgs.data(), msgs.size(), nullptr, &s.gen, &r);
-        g_generating.store(false);
-        std::fputc('\n', stdout);
-        if (st != QWEN_OK) {
-            // A full context is recoverable: say so and let the user /reset.
-            std::fprintf(stderr, "error: %s: %s\n", qwen_status_name(st), qwen_last_error());
+        try {
+            r = stream(s, out, [&](qwen_generate_result* res) {
+                return qwen_generate_chat(s.ctx, s.sampler, msgs.data(), msgs.size(), nullptr, &s.gen, res);
+            });
+        } catch (const std::exception& e) {
+            // A full context is recoverable: say so, drop the message, let the user /reset.
+            std::fprintf(stderr, "error: %s\n", e.what());
             history.pop_back();
             continue;
         }
