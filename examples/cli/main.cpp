@@ -16,6 +16,8 @@ struct Command {
 const Command kCommands[] = {
     {"run", qwen_cli::run_main, "complete a prompt, streaming the text"},
     {"chat", qwen_cli::chat_main, "chat in the terminal (Qwen2.5 chat template, history, /reset)"},
+    {"info", qwen_cli::info_main, "describe a model file: hyper-parameters, tensor types and sizes"},
+    {"tokenize", qwen_cli::tokenize_main, "show the tokens of a text"},
     {"synth", qwen_cli::synth_main, "write a synthetic Qwen2 model (GGUF and/or Hugging Face folder)"},
     {"logits", qwen_cli::logits_main, "evaluate tokens and write the logits (for parity tests)"},
 };

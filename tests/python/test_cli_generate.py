@@ -137,3 +137,14 @@ def test_ctrl_c_stops_the_answer_not_the_chat(tiny):
         assert "EXITED 0" in t.wait_for(lambda s: "EXITED" in s)
     finally:
         t.close()
+
+
+def test_info_and_tokenize(tiny):
+    out = libqwen.run(["info", tiny, "--tensors"])
+    assert "GGUF v3" in out and "vocab 151936" in out and "layers 2" in out
+    assert "token_embd.weight" in out and "tied (LM head = token_embd)" in out
+    text = "<|im_start|>user\nHéllo, 世界! 123<|im_end|>"
+    ids = libqwen.run(["tokenize", "-m", tiny, "-p", text, "--special", "--ids"]).strip()
+    assert [int(x) for x in ids.split(",")] == oracles.llama_tokenize(tiny, text, special=True)
+    lines = libqwen.run(["tokenize", "-m", tiny, "-p", "a\nb"]).splitlines()
+    assert [line.split()[-1] for line in lines] == ["a", "\\n", "b"]
