@@ -36,11 +36,8 @@ Json tools_arg(const char* tools_json) {
 // Renders and copies out if it fits; the caller's buffer is untouched otherwise.
 void render_out(const Json& messages, const Json& tools, uint32_t flags, char* buf, size_t capacity, size_t* len) {
     if (flags & ~kKnownFlags) fail(QWEN_ERR_INVALID_ARGUMENT, "flags has unknown bits ", flags & ~kKnownFlags);
-    std::string text = qwen::render_chat(messages, tools, (flags & QWEN_CHAT_ADD_GENERATION_PROMPT) != 0);
-    *len = text.size();
-    if (text.size() > capacity)
-        fail(QWEN_ERR_BUFFER_TOO_SMALL, "the conversation needs ", text.size(), " bytes, the buffer has ", capacity);
-    std::memcpy(buf, text.data(), text.size());
+    qwen::write_out(qwen::render_chat(messages, tools, (flags & QWEN_CHAT_ADD_GENERATION_PROMPT) != 0), buf,
+                    capacity, len, "the conversation");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <new>
+#include <string>
 
 namespace qwen {
 
@@ -58,6 +59,15 @@ T read_params(const T* user, T defaults) {
     std::memcpy(static_cast<void*>(&defaults), user, n);
     defaults.struct_size = sizeof(T);
     return defaults;
+}
+
+// The buffer protocol of the C API: copies `s` to buf[0 .. *len) if it fits; otherwise
+// *len is the size needed, the caller's buffer is untouched, and the error names `what`.
+inline void write_out(const std::string& s, void* buf, size_t capacity, size_t* len, const char* what) {
+    *len = s.size();
+    if (s.size() > capacity)
+        fail(QWEN_ERR_BUFFER_TOO_SMALL, what, " needs ", s.size(), " bytes, the buffer has ", capacity);
+    if (!s.empty()) std::memcpy(buf, s.data(), s.size());
 }
 
 // Fills a caller's struct with defaults for the size it was compiled with.

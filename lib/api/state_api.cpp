@@ -93,12 +93,7 @@ QWEN_API qwen_status qwen_context_state_save(const qwen_context* ctx, const qwen
         QWEN_REQUIRE_ARG(ctx);
         QWEN_REQUIRE_ARG(buf != nullptr || capacity == 0);
         QWEN_REQUIRE_ARG(len);
-        const std::string s = save(ctx, sampler);
-        *len = s.size();
-        if (s.size() > capacity)
-            fail(QWEN_ERR_BUFFER_TOO_SMALL, "qwen_context_state_save: the state needs ", s.size(),
-                 " bytes, the buffer has ", capacity);
-        std::memcpy(buf, s.data(), s.size());
+        qwen::write_out(save(ctx, sampler), buf, capacity, len, "qwen_context_state_save: the state");
     });
 }
 

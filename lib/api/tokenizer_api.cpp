@@ -9,6 +9,7 @@
 
 using qwen::fail;
 using qwen::guarded;
+using qwen::write_out;
 
 struct qwen_detokenizer {
     qwen::Detokenizer detok;
@@ -20,14 +21,6 @@ const qwen::Tokenizer& tokenizer_of(const qwen_model* model) {
     if (!model) fail(QWEN_ERR_INVALID_ARGUMENT, "model is NULL");
     if (!model->tokenizer) fail(QWEN_ERR_INVALID_ARGUMENT, "the model has no tokenizer");
     return *model->tokenizer;
-}
-
-// Copies `s` out if it fits; the caller's buffer is untouched otherwise.
-void write_out(const std::string& s, char* buf, size_t capacity, size_t* len, const char* what) {
-    *len = s.size();
-    if (s.size() > capacity)
-        fail(QWEN_ERR_BUFFER_TOO_SMALL, what, " needs ", s.size(), " bytes, the buffer has ", capacity);
-    if (!s.empty()) std::memcpy(buf, s.data(), s.size());
 }
 
 // One push or flush of a streaming detokenizer, on a copy so that a failed call (a buffer
