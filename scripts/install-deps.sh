@@ -5,7 +5,8 @@
 #
 #   build        build-essential g++ cmake ninja-build pkg-config
 #   libraries    libxsimd-dev doctest-dev libbenchmark-dev pybind11-dev python3-dev
-#                libutf8proc-dev nlohmann-json3-dev (OpenMP: libgomp comes with g++)
+#                libutf8proc-dev nlohmann-json3-dev (OpenMP: libgomp comes with g++),
+#                libcurl4-openssl-dev libssl-dev (`qwen download` only)
 #   tests        abigail-tools (scripts/abi-check.sh), binutils + file (tests/consumers),
 #                python3-pytest python3-numpy python3-jinja2 tmux (tests/python),
 #                git + ca-certificates (scripts/build-llama-oracle.sh, npm over https)
@@ -20,6 +21,7 @@ packages=(
   libutf8proc-dev nlohmann-json3-dev
   abigail-tools binutils file git ca-certificates
   python3-pytest python3-numpy python3-jinja2 tmux
+  libcurl4-openssl-dev libssl-dev
 )
 if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs npm)

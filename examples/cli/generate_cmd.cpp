@@ -2,6 +2,7 @@
 // Both share the model, context and sampler options; stats go to stderr so stdout is only
 // the generated text.
 #include "cli.hpp"
+#include "hub.hpp"
 
 #include <qwen/qwen.h>
 
@@ -84,7 +85,7 @@ struct Session {
             gen.n_stop = 1;
         }
 
-        check(qwen_model_load(a.get("model").c_str(), nullptr, &model), "loading the model");
+        check(qwen_model_load(resolve_model(a.get("model")).c_str(), nullptr, &model), "loading the model");
         check(qwen_context_create(model, &cp, &ctx), "creating the context");
         // The model's own defaults, then the options given on the command line over them.
         sp = qwen_sampler_default_params();

@@ -3,6 +3,7 @@
 // container only (no weights are validated or touched), so it also describes files the
 // library would refuse to load.
 #include "cli.hpp"
+#include "hub.hpp"
 #include "core/error.hpp"
 #include "format/gguf.hpp"
 #include "format/gguf_source.hpp"
@@ -76,6 +77,7 @@ int info_main(int argc, char** argv) {
     }
     if (!a.error().empty()) throw UsageError(a.error());
     if (path.empty()) throw UsageError("give the model file or folder");
+    path = resolve_model(path);
 
     std::unique_ptr<qwen::ModelSource> src;
     std::shared_ptr<const qwen::GgufFile> gguf;
@@ -157,7 +159,7 @@ int tokenize_main(int argc, char** argv) {
         text = ss.str();
     }
     qwen_model* model = nullptr;
-    if (qwen_status st0 = qwen_model_load(a.get("model").c_str(), nullptr, &model); st0 != QWEN_OK)
+    if (qwen_status st0 = qwen_model_load(resolve_model(a.get("model")).c_str(), nullptr, &model); st0 != QWEN_OK)
         throw std::runtime_error(std::string("loading the model: ") + qwen_status_name(st0) + ": " + qwen_last_error());
     std::unique_ptr<qwen_model, void (*)(qwen_model*)> owner(model, qwen_model_free);
     const uint32_t flags = a.has("special") ? QWEN_TOKENIZE_PARSE_SPECIAL : 0u;

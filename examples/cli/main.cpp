@@ -18,13 +18,15 @@ const Command kCommands[] = {
     {"chat", qwen_cli::chat_main, "chat in the terminal (Qwen2.5 chat template, history, /reset)"},
     {"info", qwen_cli::info_main, "describe a model file: hyper-parameters, tensor types and sizes"},
     {"tokenize", qwen_cli::tokenize_main, "show the tokens of a text"},
+    {"bench", qwen_cli::bench_main, "measure prompt and generation speed (tokens/s, as llama-bench)"},
+    {"download", qwen_cli::download_main, "fetch Qwen2.5-0.5B-Instruct from the Hugging Face hub (resumable, verified)"},
     {"synth", qwen_cli::synth_main, "write a synthetic Qwen2 model (GGUF and/or Hugging Face folder)"},
     {"logits", qwen_cli::logits_main, "evaluate tokens and write the logits (for parity tests)"},
 };
 
 void usage(FILE* out) {
     std::fprintf(out, "usage: qwen <command> [options]\n\ncommands:\n");
-    for (const auto& c : kCommands) std::fprintf(out, "  %-8s %s\n", c.name, c.summary);
+    for (const auto& c : kCommands) std::fprintf(out, "  %-9s %s\n", c.name, c.summary);
     std::fprintf(out, "\n'qwen <command> --help' describes a command.\n");
 }
 

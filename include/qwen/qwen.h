@@ -161,6 +161,17 @@ QWEN_API void qwen_context_free(qwen_context *ctx);
 QWEN_API qwen_status qwen_eval(qwen_context *ctx, const int32_t *tokens, size_t n_tokens,
                                uint32_t flags);
 
+/* One decode step of n sequences at once: tokens[i] is appended to ctxs[i], exactly as
+ * qwen_eval(ctxs[i], &tokens[i], 1, 0) would (same logits), but each weight matrix is read
+ * from memory once for all n, so n sequences cost little more than one (serving several
+ * users, or beam-like exploration). The contexts must be distinct and on the same model; the
+ * pass runs on ctxs[0]'s threads. Not thread-safe with other calls on these contexts.
+ * Errors: QWEN_ERR_INVALID_ARGUMENT (NULL, n = 0, a repeated context, another model, a token
+ * outside the vocabulary - the message names the index); QWEN_ERR_CONTEXT_FULL (a full
+ * context); QWEN_ERR_ABORTED (qwen_context_abort() on any of them). On error no context
+ * changes. */
+QWEN_API qwen_status qwen_eval_batch(qwen_context *const *ctxs, const int32_t *tokens, size_t n);
+
 /* Logits of the last qwen_eval(): `*n_rows` rows of qwen_model_n_vocab() floats, row i for
  * the i-th evaluated token (one row, the last token, unless QWEN_EVAL_ALL_LOGITS was given).
  * Owned by the context; valid until the next qwen_eval() or qwen_context_truncate().

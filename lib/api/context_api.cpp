@@ -4,6 +4,7 @@
 #include "model/context.hpp"
 
 #include <cstring>
+#include <vector>
 
 qwen_context::~qwen_context() = default;
 
@@ -50,6 +51,18 @@ QWEN_API qwen_status qwen_eval(qwen_context* ctx, const int32_t* tokens, size_t 
         QWEN_REQUIRE_ARG(ctx);
         if (flags & ~QWEN_EVAL_ALL_LOGITS) qwen::fail(QWEN_ERR_INVALID_ARGUMENT, "qwen_eval: unknown flags ", flags);
         ctx->ctx->eval(tokens, n_tokens, (flags & QWEN_EVAL_ALL_LOGITS) != 0);
+    });
+}
+
+QWEN_API qwen_status qwen_eval_batch(qwen_context* const* ctxs, const int32_t* tokens, size_t n) {
+    return qwen::guarded(__func__, [&] {
+        QWEN_REQUIRE_ARG(ctxs);
+        std::vector<qwen::Context*> inner(n);
+        for (size_t i = 0; i < n; ++i) {
+            if (!ctxs[i]) qwen::fail(QWEN_ERR_INVALID_ARGUMENT, "qwen_eval_batch: context ", i, " is NULL");
+            inner[i] = ctxs[i]->ctx.get();
+        }
+        qwen::Context::eval_batch(inner.data(), tokens, n);
     });
 }
 

@@ -1,8 +1,9 @@
-// Dense matmul for the baseline instruction set of the build target (SSE2 on x86-64,
+// Dense matmul and attention for the baseline instruction set of the build target (SSE2 on x86-64,
 // NEON on AArch64), through xsimd's default architecture.
 #include "kernels/dispatch.hpp"
 
 #include <bit>
+#include <cmath>
 #include <xsimd/xsimd.hpp>
 
 namespace qwen::kernels::generic {
@@ -31,5 +32,6 @@ static inline xsimd::batch<float, Arch> load_bf16(const uint16_t* p) {
 }
 
 #include "kernels/dense_impl.hpp"
+#include "kernels/attention_impl.hpp"
 
 }  // namespace qwen::kernels::generic

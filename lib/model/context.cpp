@@ -57,7 +57,8 @@ void Context::eval(const int32_t* tokens, size_t n, bool all_logits) {
         const uint32_t nb = uint32_t(std::min<size_t>(batch_cap_, n - done));
         const bool last = done + nb == n;
         float* out = all_logits ? logits_.data() + done * h.n_vocab : (last ? logits_.data() : nullptr);
-        forward(tokens + done, nb, kv_.n_past(), out, all_logits);
+        const Sequence seq{&kv_, 0, kv_.n_past(), nb};
+        forward(tokens + done, &seq, 1, out, all_logits);
         kv_.set_n_past(kv_.n_past() + nb);
         done += nb;
     }
@@ -73,6 +74,56 @@ void Context::eval(const int32_t* tokens, size_t n, bool all_logits) {
     tokens_.insert(tokens_.end(), tokens, tokens + n);
 }
 
+void Context::eval_batch(Context* const* ctxs, const int32_t* tokens, size_t n) {
+    if (n == 0) fail(QWEN_ERR_INVALID_ARGUMENT, "qwen_eval_batch: no contexts given");
+    if (!ctxs || !tokens) fail(QWEN_ERR_INVALID_ARGUMENT, "qwen_eval_batch: contexts or tokens is NULL");
+    Context& lead = *ctxs[0];
+    const Qwen2Hparams& h = lead.model_.hparams();
+    for (size_t i = 0; i < n; ++i) {
+        const Context* c = ctxs[i];
+        if (!c) fail(QWEN_ERR_INVALID_ARGUMENT, "qwen_eval_batch: context ", i, " is NULL");
+        if (&c->model_ != &lead.model_)
+            fail(QWEN_ERR_INVALID_ARGUMENT, "qwen_eval_batch: context ", i, " is on another model than context 0");
+        for (size_t j = 0; j < i; ++j)
+            if (ctxs[j] == c) fail(QWEN_ERR_INVALID_ARGUMENT, "qwen_eval_batch: contexts ", j, " and ", i, " are the same");
+        if (tokens[i] < 0 || uint32_t(tokens[i]) >= h.n_vocab)
+            fail(QWEN_ERR_INVALID_ARGUMENT, "qwen_eval_batch: token ", i, " has id ", tokens[i], ", outside [0, ",
+                 h.n_vocab, ")");
+        if (c->kv_.n_past() >= c->kv_.n_ctx())
+            fail(QWEN_ERR_CONTEXT_FULL, "qwen_eval_batch: context ", i, " is full (", c->kv_.n_ctx(), " tokens)");
+    }
+    bool aborted = false;
+    for (size_t i = 0; i < n; ++i) aborted |= ctxs[i]->take_abort();
+    if (aborted) fail(QWEN_ERR_ABORTED, "qwen_eval_batch: aborted by qwen_context_abort() before it started");
+
+    // Every chunk first (rows past n_past are not part of a cache until committed), then the
+    // checks, then the commit: a failure anywhere leaves all contexts as they were.
+    if (lead.batch_logits_.size() < n * h.n_vocab) lead.batch_logits_.resize(n * h.n_vocab);
+    for (size_t i = 0; i < n; ++i)
+        if (ctxs[i]->logits_.size() < h.n_vocab) ctxs[i]->logits_.resize(h.n_vocab);
+    std::vector<Sequence> seqs(std::min<size_t>(n, lead.batch_cap_));
+    for (size_t done = 0; done < n;) {
+        const size_t m = std::min<size_t>(lead.batch_cap_, n - done);
+        for (size_t i = 0; i < m; ++i) {
+            KvCache& kv = ctxs[done + i]->kv_;
+            seqs[i] = Sequence{&kv, uint32_t(i), kv.n_past(), 1};
+        }
+        lead.forward(tokens + done, seqs.data(), m, lead.batch_logits_.data() + done * h.n_vocab, false);
+        done += m;
+    }
+    for (size_t i = 0; i < n * h.n_vocab; ++i)
+        if (!std::isfinite(lead.batch_logits_[i]))
+            fail(QWEN_ERR_FORMAT, "the model produced a non-finite logit (sequence ", i / h.n_vocab, ", token id ",
+                 i % h.n_vocab, "): its weights hold NaN or Inf values, or overflow float");
+    for (size_t i = 0; i < n; ++i) {
+        Context& c = *ctxs[i];
+        std::copy_n(lead.batch_logits_.data() + i * h.n_vocab, h.n_vocab, c.logits_.data());
+        c.n_rows_ = 1;
+        c.kv_.set_n_past(c.kv_.n_past() + 1);
+        c.tokens_.push_back(tokens[i]);
+    }
+}
+
 void Context::truncate(uint32_t n_keep) {
     if (n_keep > kv_.n_past())
         fail(QWEN_ERR_INVALID_ARGUMENT, "truncate to ", n_keep, " tokens but only ", kv_.n_past(), " are cached");
@@ -81,21 +132,27 @@ void Context::truncate(uint32_t n_keep) {
     n_rows_ = 0;
 }
 
-// The Qwen2 decoder over a batch of n tokens at positions pos0 .. pos0+n-1. One parallel
-// region for the whole pass; every step below is shared among its threads.
-void Context::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, float* logits, bool all_logits) {
+// The Qwen2 decoder over the rows of one or more sequences (one sequence: a prompt batch or
+// a decode step; several: one decode step of each, from qwen_eval_batch). One parallel region
+// for the whole pass; every step below is shared among its threads. Logits: every row if
+// all_logits or if there are several sequences (one row each), else the last row only.
+void Context::forward(const int32_t* tokens, const Sequence* seqs, size_t n_seqs, float* logits, bool all_logits) {
     const Qwen2Hparams& h = model_.hparams();
     const size_t E = h.n_embd, D = h.head_dim, Q = size_t(h.n_head) * D, KV = size_t(h.n_head_kv) * D, F = h.n_ff;
     float *x = x_.data(), *xn = xn_.data(), *q = q_.data(), *k = k_.data(), *v = v_.data(), *att = att_.data(),
           *tmp = tmp_.data(), *gate = gate_.data(), *up = up_.data(), *rope = rope_.data();
-
-    AttentionShape shape{h.n_head, h.n_head_kv, uint32_t(D), pos0, n};
+    const uint32_t n = seqs[n_seqs - 1].row0 + seqs[n_seqs - 1].n;
+    const HeadShape shape{h.n_head, h.n_head_kv, uint32_t(D)};
+    uint32_t longest = 0;
+    for (size_t i = 0; i < n_seqs; ++i) longest = std::max(longest, seqs[i].kv->n_ctx());
+    const size_t scores_per_thread = size_t(h.n_head / h.n_head_kv) * longest;
+    if (scores_.size() < size_t(n_threads_) * scores_per_thread) scores_.resize(size_t(n_threads_) * scores_per_thread);
 
 #pragma omp parallel num_threads(n_threads_)
     {
-        float* scores = scores_.data() + size_t(omp_get_thread_num()) * (h.n_head / h.n_head_kv) * kv_.n_ctx();
+        float* scores = scores_.data() + size_t(omp_get_thread_num()) * scores_per_thread;
         embed_tokens(model_.token_embd(), tokens, n, x);
-        rope_table(pos0, n, uint32_t(D), h.rope_theta, rope);
+        rope_table(seqs, n_seqs, uint32_t(D), h.rope_theta, rope);
 
         for (uint32_t il = 0; il < h.n_layer; ++il) {
             const LayerWeights& L = model_.layers()[il];
@@ -104,8 +161,8 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, float* l
             matmul(L.wq, xn, E, n, q, Q);
             matmul(L.wk, xn, E, n, k, KV);
             matmul(L.wv, xn, E, n, v, KV);
-            qkv_bias_rope_store(shape, L.bq, L.bk, L.bv, rope, q, k, v, kv_, il);
-            attention(shape, q, kv_, il, scores, att);
+            qkv_bias_rope_store(shape, seqs, n_seqs, L.bq, L.bk, L.bv, rope, q, k, v, il);
+            attention(shape, seqs, n_seqs, q, il, scores, att);
             matmul(L.wo, att, Q, n, tmp, E);
             add_rows(x, tmp, E, n);
             // Feed-forward block (SwiGLU).
@@ -119,7 +176,7 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, float* l
 
         if (logits) {
             // Only the rows whose logits are wanted go through the final norm and LM head.
-            const uint32_t first = all_logits ? 0 : n - 1, rows = n - first;
+            const uint32_t first = all_logits || n_seqs > 1 ? 0 : n - 1, rows = n - first;
             rms_norm(x + first * E, E, rows, model_.output_norm(), h.rms_eps, xn);
             matmul(model_.output(), xn, E, rows, logits, h.n_vocab);
         }

@@ -5,6 +5,7 @@
 #include "core/aligned_buffer.hpp"
 #include "kv/kv_cache.hpp"
 #include "model/model.hpp"
+#include "model/ops.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -28,6 +29,12 @@ public:
     // everything first: on error the context is unchanged. A pending abort request makes it
     // throw Error(QWEN_ERR_ABORTED) between batches, also leaving the context unchanged.
     void eval(const int32_t* tokens, size_t n, bool all_logits);
+
+    // One decode step of several sequences in one pass, so each weight matrix is read once for
+    // all of them: tokens[i] is appended to ctxs[i] with the logits qwen_eval would give it.
+    // The contexts must be distinct and on the same model; the pass uses ctxs[0]'s threads
+    // and scratch. Validates everything first; on any error no context changes.
+    static void eval_batch(Context* const* ctxs, const int32_t* tokens, size_t n);
 
     // The tokens in the cache, in order (n_past of them).
     const std::vector<int32_t>& tokens() const { return tokens_; }
@@ -60,7 +67,7 @@ public:
     static constexpr uint32_t kMaxBatch = 512;
 
 private:
-    void forward(const int32_t* tokens, uint32_t n, uint32_t pos0, float* logits, bool all_logits);
+    void forward(const int32_t* tokens, const Sequence* seqs, size_t n_seqs, float* logits, bool all_logits);
 
     const Model& model_;
     int n_threads_;
@@ -70,6 +77,7 @@ private:
     AlignedBuffer<float> x_, xn_, q_, k_, v_, att_, tmp_, gate_, up_, rope_;
     AlignedBuffer<float> scores_;  // per thread: group heads x n_ctx
     AlignedBuffer<float> logits_;
+    AlignedBuffer<float> batch_logits_;  // eval_batch(): one row per sequence, copied out at the end
     size_t n_rows_ = 0;
     std::vector<int32_t> tokens_;  // reserved to n_ctx at creation: eval() never allocates it
     std::atomic<bool> abort_{false};

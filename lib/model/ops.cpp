@@ -1,5 +1,7 @@
 #include "model/ops.hpp"
 
+#include "kernels/dispatch.hpp"
+
 #include <cmath>
 #include <cstring>
 
@@ -10,11 +12,23 @@ void embed_tokens(const Matrix& embd, const int32_t* tokens, size_t n, float* x)
     for (long t = 0; t < long(n); ++t) dequantize_row(embd, size_t(tokens[t]), x + size_t(t) * embd.cols);
 }
 
-void rope_table(uint32_t pos0, size_t n, uint32_t head_dim, float theta, float* rope) {
+// The sequence that row `row` belongs to (a handful of sequences: a scan is fastest).
+static const Sequence& sequence_of(const Sequence* seqs, size_t n_seqs, uint32_t row) {
+    size_t i = 0;
+    while (i + 1 < n_seqs && row >= seqs[i + 1].row0) ++i;
+    return seqs[i];
+}
+
+static uint32_t total_rows(const Sequence* seqs, size_t n_seqs) {
+    return seqs[n_seqs - 1].row0 + seqs[n_seqs - 1].n;
+}
+
+void rope_table(const Sequence* seqs, size_t n_seqs, uint32_t head_dim, float theta, float* rope) {
     const uint32_t half = head_dim / 2;
 #pragma omp for schedule(static)
-    for (long t = 0; t < long(n); ++t) {
-        const double pos = double(pos0) + double(t);
+    for (long t = 0; t < long(total_rows(seqs, n_seqs)); ++t) {
+        const Sequence& sq = sequence_of(seqs, n_seqs, uint32_t(t));
+        const double pos = double(sq.pos0) + double(uint32_t(t) - sq.row0);
         for (uint32_t i = 0; i < half; ++i) {
             const double angle = pos * std::pow(double(theta), -2.0 * i / head_dim);
             rope[size_t(t) * head_dim + 2 * i] = float(std::cos(angle));
@@ -45,11 +59,12 @@ static void rotate(float* head, const float* rope, uint32_t D) {
     }
 }
 
-void qkv_bias_rope_store(const AttentionShape& s, const float* bq, const float* bk, const float* bv,
-                         const float* rope, float* q, float* k, float* v, KvCache& kv, uint32_t layer) {
+void qkv_bias_rope_store(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const float* bq, const float* bk,
+                         const float* bv, const float* rope, float* q, float* k, float* v, uint32_t layer) {
     const size_t D = s.head_dim, Q = size_t(s.n_head) * D, KV = size_t(s.n_head_kv) * D;
 #pragma omp for schedule(static)
-    for (long t = 0; t < long(s.n); ++t) {
+    for (long t = 0; t < long(total_rows(seqs, n_seqs)); ++t) {
+        const Sequence& sq = sequence_of(seqs, n_seqs, uint32_t(t));
         float *qt = q + size_t(t) * Q, *kt = k + size_t(t) * KV, *vt = v + size_t(t) * KV;
         const float* rt = rope + size_t(t) * D;
         for (size_t i = 0; i < Q; ++i) qt[i] += bq[i];
@@ -59,55 +74,71 @@ void qkv_bias_rope_store(const AttentionShape& s, const float* bq, const float* 
         }
         for (uint32_t hh = 0; hh < s.n_head; ++hh) rotate(qt + hh * D, rt, s.head_dim);
         for (uint32_t hh = 0; hh < s.n_head_kv; ++hh) rotate(kt + hh * D, rt, s.head_dim);
-        kv.store(layer, s.pos0 + uint32_t(t), kt, vt);
+        sq.kv->store(layer, sq.pos0 + (uint32_t(t) - sq.row0), kt, vt);
     }
 }
 
-void attention(const AttentionShape& s, const float* q, const KvCache& kv, uint32_t layer, float* scores,
-               float* out) {
+// The plain loop: the reference for the SIMD kernel's tests, and the path for head shapes
+// the kernel does not take.
+static void attend_scalar(const float* qg, uint32_t group, uint32_t D, const KvCache& kv, uint32_t layer,
+                          uint32_t g, uint32_t n_keys, float scale, float* scores, float* og) {
+    constexpr uint32_t kMaxHeadDim = 256;
+    float row[kMaxHeadDim];
+    // Scores of every query head of the group against every key, one pass over the keys.
+    for (uint32_t p = 0; p < n_keys; ++p) {
+        kv.load_k(layer, p, size_t(g) * D, D, row);
+        for (uint32_t hh = 0; hh < group; ++hh) {
+            const float* qh = qg + hh * D;
+            float dot = 0.0f;
+            for (uint32_t i = 0; i < D; ++i) dot += qh[i] * row[i];
+            scores[size_t(hh) * n_keys + p] = dot * scale;
+        }
+    }
+    for (uint32_t hh = 0; hh < group; ++hh) {
+        float* sc = scores + size_t(hh) * n_keys;
+        float mx = sc[0];
+        for (uint32_t p = 1; p < n_keys; ++p) mx = sc[p] > mx ? sc[p] : mx;
+        double sum = 0.0;
+        for (uint32_t p = 0; p < n_keys; ++p) {
+            sc[p] = std::exp(sc[p] - mx);
+            sum += double(sc[p]);
+        }
+        const float inv = float(1.0 / sum);
+        for (uint32_t p = 0; p < n_keys; ++p) sc[p] *= inv;
+    }
+    std::memset(og, 0, sizeof(float) * group * D);
+    for (uint32_t p = 0; p < n_keys; ++p) {
+        kv.load_v(layer, p, size_t(g) * D, D, row);
+        for (uint32_t hh = 0; hh < group; ++hh) {
+            const float w = scores[size_t(hh) * n_keys + p];
+            float* oh = og + hh * D;
+            for (uint32_t i = 0; i < D; ++i) oh[i] += w * row[i];
+        }
+    }
+}
+
+void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const float* q, uint32_t layer,
+               float* scores, float* out) {
     const uint32_t D = s.head_dim, group = s.n_head / s.n_head_kv;
     const size_t Q = size_t(s.n_head) * D;
     const float scale = 1.0f / std::sqrt(float(D));
-    constexpr uint32_t kMaxHeadDim = 256;
-    const long items = long(s.n) * s.n_head_kv;
+    const kernels::KernelTable& kt = kernels::kernel_table();
+    const bool simd = D % kt.lanes == 0 && D <= 256 && group <= 16;
+    const long items = long(total_rows(seqs, n_seqs)) * s.n_head_kv;
 #pragma omp for schedule(static)
     for (long it = 0; it < items; ++it) {
         const uint32_t t = uint32_t(it / s.n_head_kv), g = uint32_t(it % s.n_head_kv);
-        const uint32_t n_keys = s.pos0 + t + 1;  // causal: positions 0 .. pos0 + t
+        const Sequence& sq = sequence_of(seqs, n_seqs, t);
+        const KvCache& kv = *sq.kv;
+        const size_t elem = kv.is_f16() ? 2 : 4;
+        const uint32_t n_keys = sq.pos0 + (t - sq.row0) + 1;  // causal: positions 0 .. the token's
         const float* qg = q + size_t(t) * Q + size_t(g) * group * D;
-        float row[kMaxHeadDim];
-        // Scores of every query head of the group against every key, one pass over the keys.
-        for (uint32_t p = 0; p < n_keys; ++p) {
-            kv.load_k(layer, p, size_t(g) * D, D, row);
-            for (uint32_t hh = 0; hh < group; ++hh) {
-                const float* qh = qg + hh * D;
-                float dot = 0.0f;
-                for (uint32_t i = 0; i < D; ++i) dot += qh[i] * row[i];
-                scores[size_t(hh) * n_keys + p] = dot * scale;
-            }
-        }
-        for (uint32_t hh = 0; hh < group; ++hh) {
-            float* sc = scores + size_t(hh) * n_keys;
-            float mx = sc[0];
-            for (uint32_t p = 1; p < n_keys; ++p) mx = sc[p] > mx ? sc[p] : mx;
-            double sum = 0.0;
-            for (uint32_t p = 0; p < n_keys; ++p) {
-                sc[p] = std::exp(sc[p] - mx);
-                sum += double(sc[p]);
-            }
-            const float inv = float(1.0 / sum);
-            for (uint32_t p = 0; p < n_keys; ++p) sc[p] *= inv;
-        }
         float* og = out + size_t(t) * Q + size_t(g) * group * D;
-        std::memset(og, 0, sizeof(float) * group * D);
-        for (uint32_t p = 0; p < n_keys; ++p) {
-            kv.load_v(layer, p, size_t(g) * D, D, row);
-            for (uint32_t hh = 0; hh < group; ++hh) {
-                const float w = scores[size_t(hh) * n_keys + p];
-                float* oh = og + hh * D;
-                for (uint32_t i = 0; i < D; ++i) oh[i] += w * row[i];
-            }
-        }
+        if (simd)
+            kt.attend(qg, group, D, kv.k_row(layer, 0) + size_t(g) * D * elem, kv.v_row(layer, 0) + size_t(g) * D * elem,
+                      kv.row_bytes(), n_keys, kv.is_f16(), scale, scores, og);
+        else
+            attend_scalar(qg, group, D, kv, layer, g, n_keys, scale, scores, og);
     }
 }
 

@@ -11,34 +11,40 @@
 
 namespace qwen {
 
-struct AttentionShape {
+struct HeadShape {
     uint32_t n_head, n_head_kv, head_dim;
-    uint32_t pos0;  // position of the first token of the batch
-    uint32_t n;     // tokens in the batch
+};
+
+// The rows of one evaluation that belong to one sequence: rows [row0, row0 + n) of the
+// activations are its tokens at positions pos0 .. pos0 + n - 1, attending over its own cache.
+// A plain evaluation is one sequence; qwen_eval_batch() stacks one row of each of several.
+struct Sequence {
+    KvCache* kv;
+    uint32_t row0, pos0, n;
 };
 
 // x[t] = row tokens[t] of the embedding matrix.
 void embed_tokens(const Matrix& embd, const int32_t* tokens, size_t n, float* x);
 
-// cos/sin of every rotary pair for positions pos0 .. pos0+n-1: rope[t*D + 2i] = cos,
+// cos/sin of every rotary pair for the position of every row: rope[t*D + 2i] = cos,
 // rope[t*D + 2i + 1] = sin of angle pos * theta^(-2i/D). Computed in double: it is done once
 // per evaluation and leaves no error of its own.
-void rope_table(uint32_t pos0, size_t n, uint32_t head_dim, float theta, float* rope);
+void rope_table(const Sequence* seqs, size_t n_seqs, uint32_t head_dim, float theta, float* rope);
 
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight, for n rows of `cols`.
 void rms_norm(const float* x, size_t cols, size_t n, const float* weight, float eps, float* out);
 
 // Adds the biases, rotates q and k (NeoX style: pairs (i, i + D/2)) and stores k and v
 // into the cache at their positions.
-void qkv_bias_rope_store(const AttentionShape& s, const float* bq, const float* bk, const float* bv,
-                         const float* rope, float* q, float* k, float* v, KvCache& kv, uint32_t layer);
+void qkv_bias_rope_store(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const float* bq, const float* bk,
+                         const float* bv, const float* rope, float* q, float* k, float* v, uint32_t layer);
 
-// Causal softmax attention of the batch's queries over the cache (positions 0 .. pos of each
-// token). Each work item is one token and one KV head, serving all the query heads that
-// share it in one pass over the cache. `scores` is this thread's scratch of
-// (n_head / n_head_kv) * n_ctx floats.
-void attention(const AttentionShape& s, const float* q, const KvCache& kv, uint32_t layer, float* scores,
-               float* out);
+// Causal softmax attention of every row's queries over its sequence's cache (positions 0 ..
+// pos of the token). Each work item is one token and one KV head, serving all the query heads
+// that share it in one pass over the cache (kernels::KernelTable::attend). `scores` is this
+// thread's scratch of (n_head / n_head_kv) * (longest cache) floats.
+void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const float* q, uint32_t layer,
+               float* scores, float* out);
 
 // x[t] += y[t]
 void add_rows(float* x, const float* y, size_t cols, size_t n);

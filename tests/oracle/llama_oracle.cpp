@@ -16,6 +16,8 @@
 //                        [--embd-type T] [--output-type T]
 //   dequant   TYPE IN.bin OUT.f32                         (ggml's to_float on raw blocks)
 //   quantize-rows TYPE N_PER_ROW IN.f32 OUT.bin           (ggml_quantize_chunk, no imatrix)
+//   bench     MODEL.gguf [--pp 512] [--tg 128] [--depth 0] [--seqs 1] [--reps 3] [--threads N] [--kv T] [--fa F]
+//                        (timings as JSON lines; the same method as `qwen bench`, see bench/compare.py)
 //
 // Logits files: a 16-byte header then row-major little-endian float32 data:
 //   char magic[4] = "QLGT"; uint32 version = 1; uint32 n_rows; uint32 n_vocab;
@@ -28,6 +30,7 @@
 #include "ggml-backend.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -209,15 +212,15 @@ llama_flash_attn_type fa_type(const std::string& s) {
 
 struct Context {
     llama_context* c = nullptr;
-    Context(const Model& model, const Args& a, uint32_t n_tokens_total, uint32_t batch) {
+    Context(const Model& model, const Args& a, uint32_t n_tokens_total, uint32_t batch, uint32_t n_seq = 1) {
         llama_context_params p = llama_context_default_params();
         uint32_t n_ctx = static_cast<uint32_t>(a.num("ctx", 0));
-        if (n_ctx == 0) n_ctx = std::max<uint32_t>(256, (n_tokens_total + 255) / 256 * 256);
-        if (n_ctx < n_tokens_total) fail("--ctx smaller than the number of tokens to evaluate");
+        if (n_ctx == 0) n_ctx = std::max<uint32_t>(256, (n_tokens_total + 255) / 256 * 256) * n_seq;
+        if (n_ctx < n_tokens_total * n_seq) fail("--ctx smaller than the number of tokens to evaluate");
         p.n_ctx = n_ctx;
         p.n_batch = std::max<uint32_t>(batch, 1);
         p.n_ubatch = p.n_batch;  // one graph evaluation per llama_decode call
-        p.n_seq_max = 1;
+        p.n_seq_max = n_seq;  // llama.cpp splits n_ctx among the sequences
         int threads = static_cast<int>(a.num("threads", 2));
         p.n_threads = threads;
         p.n_threads_batch = threads;
@@ -598,10 +601,116 @@ void usage() {
         "                        [--embd-type T] [--output-type T]\n"
         "  dequant    TYPE IN.bin OUT.f32     (raw blocks -> float32 via ggml's to_float)\n"
         "  quantize-rows TYPE N_PER_ROW IN.f32 OUT.bin   (ggml_quantize_chunk, no imatrix)\n"
+        "  bench     MODEL.gguf [--pp 512] [--tg 128] [--depth 0] [--seqs 1] [--reps 3]   (JSON lines of tok/s)\n"
         "--tokens-file F may replace --tokens (ids separated by commas/whitespace).\n"
         "Logits files: \"QLGT\", u32 version=1, u32 n_rows, u32 n_vocab, then f32[n_rows][n_vocab].\n"
         "Defaults: --kv f16 and --fa auto (llama.cpp's own defaults), --threads 2.\n",
         stderr);
+}
+
+
+// Times prompt processing (--pp tokens in one llama_decode) and generation (--tg single-token
+// decodes) after --depth tokens already in the cache, --reps times each, exactly as `qwen
+// bench` does (examples/cli/bench_cmd.cpp), and prints one JSON line per test with every
+// sample in tokens/s. The tokens are pseudo-random ids (speed does not depend on them).
+int cmd_bench(const Args& a) {
+    if (a.positional.size() != 1) fail("usage: bench MODEL.gguf [--pp 512] [--tg 128] [--depth 0] [--reps 3]");
+    const long pp = a.num("pp", 512), tg = a.num("tg", 128), depth = a.num("depth", 0), reps = a.num("reps", 3);
+    if (pp < 0 || tg < 0 || depth < 0 || reps <= 0) fail("--pp, --tg, --depth must be >= 0 and --reps > 0");
+    Model model(a.positional[0], false, a.flag("no-mmap"));
+    const uint32_t chunk = static_cast<uint32_t>(std::max<long>({pp, 512}));
+    const uint32_t total = static_cast<uint32_t>(depth + std::max<long>({pp, tg, 1}));
+    Context ctx(model, a, total, chunk);
+    llama_memory_t mem = llama_get_memory(ctx.c);
+
+    std::vector<llama_token> toks(static_cast<size_t>(total));
+    uint64_t s = 0x9E3779B97F4A7C15ull;
+    for (auto& t : toks) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        t = static_cast<llama_token>((s >> 33) % static_cast<uint64_t>(model.n_vocab()));
+    }
+    auto rewind = [&](long n) {
+        if (!llama_memory_seq_rm(mem, 0, static_cast<llama_pos>(n), -1)) fail("llama_memory_seq_rm failed");
+    };
+    decode_chunk(ctx.c, toks, 0, 1, false);  // warm-up: page the weights in
+    rewind(0);
+    for (long b = 0; b < depth; b += chunk) decode_chunk(ctx.c, toks, b, std::min<long>(depth, b + chunk), false);
+    using clock = std::chrono::steady_clock;
+    auto report = [&](const char* kind, long n, const std::vector<double>& tps, long seqs = 1) {
+        const std::string test = kind + std::to_string(n) + (seqs > 1 ? "x" + std::to_string(seqs) : "");
+        std::printf("{\"engine\": \"llama.cpp\", \"test\": \"%s\", \"depth\": %ld, \"threads\": %ld, \"tok_s\": [",
+                    test.c_str(), depth, a.num("threads", 2));
+        for (size_t i = 0; i < tps.size(); ++i) std::printf("%s%.3f", i ? ", " : "", tps[i]);
+        std::printf("]}\n");
+        std::fflush(stdout);
+    };
+    if (pp > 0) {
+        std::vector<double> tps;
+        for (long r = 0; r < reps; ++r) {
+            rewind(depth);
+            const auto t0 = clock::now();
+            decode_chunk(ctx.c, toks, static_cast<size_t>(depth), static_cast<size_t>(depth + pp), false);
+            tps.push_back(double(pp) / std::chrono::duration<double>(clock::now() - t0).count());
+        }
+        report("pp", pp, tps);
+    }
+    if (tg > 0) {
+        std::vector<double> tps;
+        for (long r = 0; r < reps; ++r) {
+            rewind(depth);
+            const auto t0 = clock::now();
+            for (long i = 0; i < tg; ++i)
+                decode_chunk(ctx.c, toks, static_cast<size_t>(depth + i), static_cast<size_t>(depth + i + 1), false);
+            tps.push_back(double(tg) / std::chrono::duration<double>(clock::now() - t0).count());
+        }
+        report("tg", tg, tps);
+    }
+    // --seqs S: S sequences decoding together, one llama_batch of S tokens (seq ids 0..S-1)
+    // per step, as llama-batched-bench does; tokens/s counts all of them.
+    const long n_seq = a.num("seqs", 1);
+    if (n_seq > 1 && tg > 0) {
+        Context bctx(model, a, total + static_cast<uint32_t>(n_seq), chunk, static_cast<uint32_t>(n_seq));
+        llama_memory_t bmem = llama_get_memory(bctx.c);
+        toks.resize(toks.size() + static_cast<size_t>(n_seq), 1);
+        llama_batch b = llama_batch_init(static_cast<int32_t>(std::max<long>(n_seq, chunk)), 0, static_cast<int32_t>(n_seq));
+        auto decode = [&](int32_t n) {
+            b.n_tokens = n;
+            if (llama_decode(bctx.c, b) != 0) fail("llama_decode failed in the batched bench");
+        };
+        for (long sq = 0; sq < n_seq; ++sq)
+            for (long b0 = 0; b0 < depth; b0 += chunk) {
+                const long b1 = std::min<long>(depth, b0 + chunk);
+                for (long i = b0; i < b1; ++i) {
+                    b.token[i - b0] = toks[static_cast<size_t>(i)];
+                    b.pos[i - b0] = static_cast<llama_pos>(i);
+                    b.n_seq_id[i - b0] = 1;
+                    b.seq_id[i - b0][0] = static_cast<llama_seq_id>(sq);
+                    b.logits[i - b0] = i + 1 == b1;
+                }
+                decode(static_cast<int32_t>(b1 - b0));
+            }
+        std::vector<double> tps;
+        for (long r = 0; r < reps; ++r) {
+            for (long sq = 0; sq < n_seq; ++sq)
+                if (!llama_memory_seq_rm(bmem, static_cast<llama_seq_id>(sq), static_cast<llama_pos>(depth), -1))
+                    fail("llama_memory_seq_rm failed");
+            const auto t0 = clock::now();
+            for (long k = 0; k < tg; ++k) {
+                for (long sq = 0; sq < n_seq; ++sq) {
+                    b.token[sq] = toks[static_cast<size_t>(depth + k + sq)];
+                    b.pos[sq] = static_cast<llama_pos>(depth + k);
+                    b.n_seq_id[sq] = 1;
+                    b.seq_id[sq][0] = static_cast<llama_seq_id>(sq);
+                    b.logits[sq] = 1;
+                }
+                decode(static_cast<int32_t>(n_seq));
+            }
+            tps.push_back(double(tg * n_seq) / std::chrono::duration<double>(clock::now() - t0).count());
+        }
+        llama_batch_free(b);
+        report("tg", tg, tps, n_seq);
+    }
+    return 0;
 }
 
 }  // namespace
@@ -626,6 +735,7 @@ int main(int argc, char** argv) {
         else if (cmd == "quantize") rc = cmd_quantize(a);
         else if (cmd == "dequant") rc = cmd_dequant(a);
         else if (cmd == "quantize-rows") rc = cmd_quantize_rows(a);
+        else if (cmd == "bench") rc = cmd_bench(a);
         else {
             usage();
             fail("unknown command '" + cmd + "'");

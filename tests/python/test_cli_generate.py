@@ -148,3 +148,23 @@ def test_info_and_tokenize(tiny):
     assert [int(x) for x in ids.split(",")] == oracles.llama_tokenize(tiny, text, special=True)
     lines = libqwen.run(["tokenize", "-m", tiny, "-p", "a\nb"]).splitlines()
     assert [line.split()[-1] for line in lines] == ["a", "\\n", "b"]
+
+
+def test_bench_reports_every_test_and_both_engines_agree_on_the_schema(tiny):
+    """`qwen bench --json` and the llama.cpp driver's `bench` (what bench/compare.py pairs up)
+    print the same tests, one sample per repetition; bad options are usage errors."""
+    import json
+
+    ours = [json.loads(line) for line in libqwen.run(
+        ["bench", "-m", tiny, "-p", "8", "-n", "4", "-d", "0,5", "-s", "1,3", "-r", "2", "-t", "2", "--json"]).splitlines()]
+    assert [(r["test"], r["depth"]) for r in ours] == [
+        ("pp8", 0), ("tg4", 0), ("pp8", 5), ("tg4", 5), ("tg4x3", 0), ("tg4x3", 5)]
+    assert all(r["engine"] == "libqwen" and len(r["tok_s"]) == 2 and min(r["tok_s"]) > 0 for r in ours)
+    out = oracles.run(["bench", tiny, "--pp", "8", "--tg", "4", "--depth", "5", "--seqs", "3", "--reps", "2"])
+    theirs = [json.loads(line) for line in out.splitlines()]
+    assert [(r["test"], r["depth"]) for r in theirs] == [("pp8", 5), ("tg4", 5), ("tg4x3", 5)]
+    table = libqwen.run(["bench", "-m", tiny, "-p", "8", "-n", "0", "-r", "1"])
+    assert "| pp8 |" in table and "tg" not in table
+    for bad in (["-s", "0"], ["-d", "x"], ["-r", "0"]):
+        r = subprocess.run([libqwen.cli_path(), "bench", "-m", tiny, *bad], capture_output=True, timeout=60)
+        assert r.returncode == 2, bad

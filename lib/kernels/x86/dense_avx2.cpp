@@ -1,6 +1,7 @@
-// Dense matmul for AVX2 + FMA + F16C: 8 floats per vector.
+// Dense matmul and attention for AVX2 + FMA + F16C: 8 floats per vector.
 #include "kernels/dispatch.hpp"
 
+#include <cmath>
 #include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
@@ -17,5 +18,6 @@ static inline xsimd::batch<float, Arch> load_bf16(const uint16_t* p) {
 }
 
 #include "kernels/dense_impl.hpp"
+#include "kernels/attention_impl.hpp"
 
 }  // namespace qwen::kernels::avx2

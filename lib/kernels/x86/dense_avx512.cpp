@@ -1,6 +1,7 @@
-// Dense matmul for AVX-512 (F + BW + VL): 16 floats per vector, F16 widened by vcvtph2ps.
+// Dense matmul and attention for AVX-512 (F + BW + VL): 16 floats per vector, F16 widened by vcvtph2ps.
 #include "kernels/dispatch.hpp"
 
+#include <cmath>
 #include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
@@ -17,5 +18,6 @@ static inline xsimd::batch<float, Arch> load_bf16(const uint16_t* p) {
 }
 
 #include "kernels/dense_impl.hpp"
+#include "kernels/attention_impl.hpp"
 
 }  // namespace qwen::kernels::avx512

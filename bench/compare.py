@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""libqwen vs llama.cpp on the same GGUF files, same threads, in one run.
+
+For every model file, `qwen bench --json` and the llama.cpp oracle driver's `bench` (the same
+steps through llama.cpp's prebuilt libraries, see tests/oracle/llama_oracle.cpp) run in
+alternation, --rounds times each, so slow phases of a noisy machine hit both engines alike.
+The table gives median tokens/s, the ratio libqwen / llama.cpp, and for decode (tg) the share
+of the roofline: measured read bandwidth (bench/membw.cpp, built here with g++) / bytes read
+per token (every weight once - the tied embedding is the LM head - plus the KV cache up to
+the depth).
+
+usage: bench/compare.py MODEL.gguf [MODEL.gguf ...] [--threads 2] [--pp 512] [--tg 128]
+                        [--depth 0,4096] [--seqs 1,4,8] [--reps 3] [--rounds 2] [--out bench/RESULTS.md]
+tg<N>xS rows are S sequences decoding together (qwen_eval_batch / one llama_batch of S
+sequences), tokens/s counting all of them; their roofline charges each token 1/S of the
+weights.
+Needs: build/release/examples/cli/qwen (cmake --preset release && cmake --build --preset
+release) and the oracle driver (scripts/build-llama-oracle.sh).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def default_oracle() -> Path:
+    base = Path(os.environ.get("QWEN_ORACLE_DIR", REPO / "build" / "oracles"))
+    return base / "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/llama_oracle"
+
+
+def run_json(cmd: list[str]) -> list[dict]:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"compare.py: {' '.join(cmd)} failed:\n{proc.stderr}")
+    out = proc.stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def membw_gbs() -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "membw"
+        subprocess.run(["g++", "-O2", "-mavx2", "-fopenmp", "-o", str(exe), str(REPO / "bench/membw.cpp")], check=True)
+        return float(subprocess.run([str(exe), "1024", "10"], check=True, capture_output=True, text=True).stdout)
+
+
+def model_bytes(qwen: Path, model: str) -> tuple[float, float, str]:
+    """(weight bytes read per decode step, KV bytes per token of context, type summary)."""
+    info = subprocess.run([str(qwen), "info", model], check=True, capture_output=True, text=True).stdout
+    mib = float(re.search(r"tensors: \d+, [\d.]+ M parameters, ([\d.]+) MiB", info).group(1))
+    hp = re.search(r"embedding (\d+), layers (\d+), heads \d+ \(kv (\d+), dim (\d+)\)", info)
+    _, layers, kv_heads, head_dim = (int(x) for x in hp.groups())
+    weights = mib * 2**20
+    if "embeddings: tied" not in info:  # an untied token_embd is only looked up, one row a token
+        embd = re.search(r"token_embd\.weight\s+\S+\s+\{[\d, ]+\}\s+(\d+) bytes",
+                         subprocess.run([str(qwen), "info", model, "--tensors"], check=True, capture_output=True,
+                                        text=True).stdout)
+        if embd:
+            weights -= float(embd.group(1))
+    types = re.findall(r"^  (\w+)\s+\d+ tensors\s+([\d.]+) M parameters", info, re.M)
+    main_type = max(types, key=lambda t: float(t[1]))[0] if types else "?"
+    return weights, layers * 2 * kv_heads * head_dim * 2.0, main_type
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pp", type=int, default=512)
+    ap.add_argument("--tg", type=int, default=128)
+    ap.add_argument("--depth", default="0")
+    ap.add_argument("--seqs", default="1")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--qwen", type=Path, default=REPO / "build/release/examples/cli/qwen")
+    ap.add_argument("--oracle", type=Path, default=default_oracle())
+    ap.add_argument("--out", type=Path, help="also write the table (with the command) to this file")
+    args = ap.parse_args()
+
+    bw = membw_gbs()
+    depths = [int(d) for d in args.depth.split(",")]
+    seqs = [int(x) for x in args.seqs.split(",")]
+    rows = []
+    for model in args.models:
+        weights, kv_per_tok, main_type = model_bytes(args.qwen, model)
+        samples: dict[tuple[str, str, int], list[float]] = {}
+        for _ in range(args.rounds):
+            for d in depths:
+                common = [str(args.reps), str(args.threads)]
+                runs = [
+                    [str(args.qwen), "bench", "-m", model, "-p", str(args.pp), "-n", str(args.tg), "-d", str(d),
+                     "-s", args.seqs, "-r", common[0], "-t", common[1], "--json"],
+                    [str(args.oracle), "bench", model, "--pp", str(args.pp), "--tg", str(args.tg), "--depth", str(d),
+                     "--reps", common[0], "--threads", common[1]],
+                ]
+                runs += [[str(args.oracle), "bench", model, "--pp", "0", "--tg", str(args.tg), "--depth", str(d),
+                          "--seqs", str(S), "--reps", common[0], "--threads", common[1]] for S in seqs if S > 1]
+                for cmd in runs:
+                    for rec in run_json(cmd):
+                        samples.setdefault((rec["test"], rec["engine"], rec["depth"]), []).extend(rec["tok_s"])
+        for d in depths:
+            tests = [(f"pp{args.pp}", 0)] * (args.pp > 0)
+            if args.tg > 0:
+                tests += [(f"tg{args.tg}" + (f"x{S}" if S > 1 else ""), S) for S in seqs]
+            for test, S in tests:
+                q = statistics.median(samples[(test, "libqwen", d)])
+                ll = statistics.median(samples[(test, "llama.cpp", d)])
+                roof = ""
+                if S:
+                    # per token: 1/S of the weights, and its own cache at the mean context
+                    # length over the run (depth + half the generated tokens)
+                    bytes_tok = weights / S + kv_per_tok * (d + args.tg / 2)
+                    roof = f"{100 * q * bytes_tok / (bw * 1e9):.0f}%"
+                rows.append((Path(model).name, main_type, test + (f" @ d{d}" if d else ""), q, ll, q / ll, roof))
+
+    cmd = "bench/compare.py " + " ".join(sys.argv[1:])
+    lines = [
+        f"libqwen vs llama.cpp, {args.threads} threads, medians of {args.rounds} rounds x {args.reps} runs "
+        f"({datetime.date.today()}, {platform.machine()}, read bandwidth {bw:.1f} GB/s).",
+        "",
+        "| model | type | test | libqwen t/s | llama.cpp t/s | ratio | decode roofline |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    lines += [f"| {m} | {t} | {test} | {q:.2f} | {ll:.2f} | {r:.2f}x | {roof} |" for m, t, test, q, ll, r, roof in rows]
+    lines += ["", f"Command: `{cmd}`"]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

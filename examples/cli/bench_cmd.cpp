@@ -1,0 +1,221 @@
+// qwen bench: how fast a model runs on this machine, measured as llama-bench measures it.
+//
+//   pp<N>  prompt processing: N tokens evaluated in one qwen_eval() call
+//   tg<N>  text generation: N single-token qwen_eval() calls
+//
+// both after `depth` tokens already in the KV cache (filled once, untimed; every repetition
+// rewinds to it with qwen_context_truncate). The tokens are pseudo-random ids: speed does not
+// depend on them. The llama.cpp oracle driver's `bench` sub-command (tests/oracle) does the
+// same steps with llama.cpp, and bench/compare.py runs the two side by side.
+#include "cli.hpp"
+#include "hub.hpp"
+
+#include <qwen/qwen.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+namespace qwen_cli {
+
+static const char* kBenchHelp =
+    "usage: qwen bench -m MODEL [-p 512] [-n 128] [-d 0[,4096,...]] [-s 1[,4,8]] [-r 3] [-t N] [--kv f16|f32]\n"
+    "                  [--json]\n"
+    "\n"
+    "Measures prompt processing (-p tokens in one batch; 0 skips it) and generation (-n tokens one\n"
+    "at a time; 0 skips it) after -d tokens already in the context, -r times each, and prints the\n"
+    "median tokens/s (and the spread) as a markdown table, or with --json one line per test with\n"
+    "every sample. -s S > 1 adds tg<N>xS: S sequences decoding together (qwen_eval_batch), one\n"
+    "token each per step; its tokens/s counts all of them. -t is the thread count (default: one per\n"
+    "core).\n";
+
+namespace {
+
+struct Failed {
+    qwen_status status;
+};
+
+void check(qwen_status st) {
+    if (st != QWEN_OK) throw Failed{st};
+}
+
+std::vector<long long> parse_list(const std::string& name, const std::string& s, long long lo, long long hi) {
+    std::vector<long long> out;
+    std::stringstream ss(s);
+    for (std::string item; std::getline(ss, item, ',');) {
+        long long d = -1;
+        const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), d);
+        if (ec != std::errc() || end != item.data() + item.size() || d < lo || d > hi)
+            throw UsageError("--" + name + " must list integers in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                             "], not '" + s + "'");
+        out.push_back(d);
+    }
+    if (out.empty()) throw UsageError("--" + name + " is empty");
+    return out;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct Result {
+    std::string test;
+    long long depth;
+    std::vector<double> tok_s;
+};
+
+// Runs the tests of one depth on a context that holds depth + max(pp, tg) tokens.
+void bench_depth(qwen_context* ctx, const std::vector<int32_t>& toks, long long depth, long long pp, long long tg,
+                 long long reps, std::vector<Result>& out) {
+    using clock = std::chrono::steady_clock;
+    check(qwen_context_truncate(ctx, 0));
+    for (long long b = 0; b < depth; b += 512) check(qwen_eval(ctx, toks.data() + b, size_t(std::min(512LL, depth - b)), 0));
+    if (pp > 0) {
+        Result r{"pp" + std::to_string(pp), depth, {}};
+        for (long long i = 0; i < reps; ++i) {
+            check(qwen_context_truncate(ctx, uint32_t(depth)));
+            const auto t0 = clock::now();
+            check(qwen_eval(ctx, toks.data() + depth, size_t(pp), 0));
+            r.tok_s.push_back(double(pp) / std::chrono::duration<double>(clock::now() - t0).count());
+        }
+        out.push_back(r);
+    }
+    if (tg > 0) {
+        Result r{"tg" + std::to_string(tg), depth, {}};
+        for (long long i = 0; i < reps; ++i) {
+            check(qwen_context_truncate(ctx, uint32_t(depth)));
+            const auto t0 = clock::now();
+            for (long long k = 0; k < tg; ++k) check(qwen_eval(ctx, toks.data() + depth + k, 1, 0));
+            r.tok_s.push_back(double(tg) / std::chrono::duration<double>(clock::now() - t0).count());
+        }
+        out.push_back(r);
+    }
+}
+
+// tg with S sequences: S contexts at the same depth, each step one qwen_eval_batch() call.
+void bench_batched(qwen_context* const* ctxs, size_t S, const std::vector<int32_t>& toks, long long depth,
+                   long long tg, long long reps, std::vector<Result>& out) {
+    using clock = std::chrono::steady_clock;
+    for (size_t s = 0; s < S; ++s) {
+        check(qwen_context_truncate(ctxs[s], 0));
+        for (long long b = 0; b < depth; b += 512)
+            check(qwen_eval(ctxs[s], toks.data() + b, size_t(std::min(512LL, depth - b)), 0));
+    }
+    Result r{"tg" + std::to_string(tg) + "x" + std::to_string(S), depth, {}};
+    std::vector<int32_t> step(S);
+    for (long long i = 0; i < reps; ++i) {
+        for (size_t s = 0; s < S; ++s) check(qwen_context_truncate(ctxs[s], uint32_t(depth)));
+        const auto t0 = clock::now();
+        for (long long k = 0; k < tg; ++k) {
+            for (size_t s = 0; s < S; ++s) step[s] = toks[size_t(depth + k) + s];  // a different token each
+            check(qwen_eval_batch(ctxs, step.data(), S));
+        }
+        r.tok_s.push_back(double(tg * (long long)S) / std::chrono::duration<double>(clock::now() - t0).count());
+    }
+    out.push_back(r);
+}
+
+}  // namespace
+
+int bench_main(int argc, char** argv) {
+    Args a(argc, argv, {"json"}, {"model", "prompt", "n-gen", "depth", "seqs", "reps", "threads", "kv"},
+           {{"-m", "model"}, {"-p", "prompt"}, {"-n", "n-gen"}, {"-d", "depth"}, {"-s", "seqs"}, {"-r", "reps"},
+            {"-t", "threads"}});
+    if (a.help()) {
+        std::fputs(kBenchHelp, stdout);
+        return 0;
+    }
+    if (!a.error().empty()) throw UsageError(a.error());
+    if (!a.has("model")) throw UsageError("-m MODEL is required");
+    const long long pp = a.get_int("prompt", 512, 0, 1 << 16), tg = a.get_int("n-gen", 128, 0, 1 << 16);
+    const long long reps = a.get_int("reps", 3, 1, 1000), threads = a.get_int("threads", 0, 0, 1024);
+    const std::vector<long long> depths = parse_list("depth", a.get("depth", "0"), 0, 1 << 20);
+    const std::vector<long long> seqs = parse_list("seqs", a.get("seqs", "1"), 1, 64);
+    const std::string kv = a.get("kv", "f16");
+    if (kv != "f16" && kv != "f32") throw UsageError("--kv must be f16 or f32, not '" + kv + "'");
+    const std::string path = resolve_model(a.get("model"));
+
+    qwen_model* model = nullptr;
+    qwen_context* ctx = nullptr;
+    std::vector<qwen_context*> extra;  // sequences 2.. of the batched tests
+    std::vector<Result> results;
+    int rc = 0;
+    try {
+        check(qwen_model_load(path.c_str(), nullptr, &model));
+        const long long deepest = *std::max_element(depths.begin(), depths.end());
+        qwen_context_params cp = qwen_context_default_params();
+        const long long n_ctx = deepest + std::max({pp, tg, 1LL});
+        if (n_ctx > qwen_model_n_ctx_train(model))
+            throw UsageError("depth + max(-p, -n) = " + std::to_string(n_ctx) + " exceeds the model's context of " +
+                             std::to_string(qwen_model_n_ctx_train(model)) + " tokens");
+        cp.n_ctx = uint32_t(n_ctx);
+        cp.n_threads = int32_t(threads);
+        cp.kv_type = kv == "f32" ? QWEN_KV_F32 : QWEN_KV_F16;
+        check(qwen_context_create(model, &cp, &ctx));
+
+        // The same pseudo-random ids as the oracle driver's bench (a 64-bit LCG).
+        const long long max_seqs = *std::max_element(seqs.begin(), seqs.end());
+        std::vector<int32_t> toks(static_cast<size_t>(n_ctx + max_seqs));
+        uint64_t s = 0x9E3779B97F4A7C15ull;
+        for (auto& t : toks) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            t = int32_t((s >> 33) % uint64_t(qwen_model_n_vocab(model)));
+        }
+        check(qwen_eval(ctx, toks.data(), 1, 0));  // warm-up: page the weights in
+        for (long long d : depths) bench_depth(ctx, toks, d, pp, tg, reps, results);
+        if (tg > 0 && max_seqs > 1) {
+            std::vector<qwen_context*> all = {ctx};
+            while (all.size() < size_t(max_seqs)) {
+                extra.push_back(nullptr);
+                check(qwen_context_create(model, &cp, &extra.back()));
+                all.push_back(extra.back());
+            }
+            for (long long d : depths)
+                for (long long S : seqs)
+                    if (S > 1) bench_batched(all.data(), size_t(S), toks, d, tg, reps, results);
+        }
+    } catch (const Failed& f) {
+        std::fprintf(stderr, "qwen bench: %s: %s\n", qwen_status_name(f.status), qwen_last_error());
+        rc = 1;
+    } catch (...) {
+        for (auto* c : extra) qwen_context_free(c);
+        qwen_context_free(ctx);
+        qwen_model_free(model);
+        throw;
+    }
+    for (auto* c : extra) qwen_context_free(c);
+    qwen_context_free(ctx);
+    qwen_model_free(model);
+    if (rc) return rc;
+
+    struct stat st {};
+    const double size_mib = ::stat(path.c_str(), &st) == 0 ? double(st.st_size) / (1 << 20) : 0.0;
+    if (a.has("json")) {
+        for (const auto& r : results) {
+            std::printf("{\"engine\": \"libqwen\", \"test\": \"%s\", \"depth\": %lld, \"threads\": %lld, \"tok_s\": [",
+                        r.test.c_str(), r.depth, threads);
+            for (size_t i = 0; i < r.tok_s.size(); ++i) std::printf("%s%.3f", i ? ", " : "", r.tok_s[i]);
+            std::printf("]}\n");
+        }
+        return 0;
+    }
+    std::printf("| model | size | threads | test | t/s |\n|---|---:|---:|---|---:|\n");
+    for (const auto& r : results) {
+        const auto [lo, hi] = std::minmax_element(r.tok_s.begin(), r.tok_s.end());
+        const std::string test = r.depth ? r.test + " @ d" + std::to_string(r.depth) : r.test;
+        std::printf("| %s | %.1f MiB | %s | %s | %.2f (%.2f .. %.2f) |\n", path.substr(path.rfind('/') + 1).c_str(),
+                    size_mib, threads ? std::to_string(threads).c_str() : "all", test.c_str(), median(r.tok_s), *lo,
+                    *hi);
+    }
+    return 0;
+}
+
+}  // namespace qwen_cli
