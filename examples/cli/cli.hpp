@@ -19,6 +19,7 @@ int info_main(int argc, char** argv);
 int tokenize_main(int argc, char** argv);
 int bench_main(int argc, char** argv);
 int download_main(int argc, char** argv);
+int quantize_main(int argc, char** argv);
 
 // A bad option value: main() prints it with the usage hint and exits with status 2.
 class UsageError : public std::runtime_error {

@@ -18,6 +18,7 @@ const Command kCommands[] = {
     {"chat", qwen_cli::chat_main, "chat in the terminal (Qwen2.5 chat template, history, /reset)"},
     {"info", qwen_cli::info_main, "describe a model file: hyper-parameters, tensor types and sizes"},
     {"tokenize", qwen_cli::tokenize_main, "show the tokens of a text"},
+    {"quantize", qwen_cli::quantize_main, "write a model as a quantized GGUF file (llama.cpp's file types)"},
     {"bench", qwen_cli::bench_main, "measure prompt and generation speed (tokens/s, as llama-bench)"},
     {"download", qwen_cli::download_main, "fetch Qwen2.5-0.5B-Instruct from the Hugging Face hub (resumable, verified)"},
     {"synth", qwen_cli::synth_main, "write a synthetic Qwen2 model (GGUF and/or Hugging Face folder)"},

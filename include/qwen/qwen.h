@@ -540,6 +540,87 @@ QWEN_API qwen_status qwen_context_state_save_file(const qwen_context *ctx, const
                                                   const char *path);
 QWEN_API qwen_status qwen_context_state_load_file(qwen_context *ctx, qwen_sampler *sampler, const char *path);
 
+/* ---- Quantization --------------------------------------------------------------------- */
+/* Converts an F32/F16/BF16 model (GGUF file or Hugging Face folder) into a GGUF file of one of
+ * llama.cpp's file types, tensor for tensor what llama.cpp's `llama-quantize` writes without an
+ * importance matrix: the same type per tensor (embeddings, attn_v and ffn_down of some layers
+ * get more bits; matrices whose rows are not a whole number of 256-element blocks fall back to
+ * a 32-element format), the same bytes, and every metadata key of the input. */
+
+/* File types, numbered as llama.cpp's LLAMA_FTYPE_* (the value of general.file_type). */
+typedef enum qwen_ftype {
+    QWEN_FTYPE_F32 = 0,
+    QWEN_FTYPE_F16 = 1,
+    QWEN_FTYPE_Q4_0 = 2,
+    QWEN_FTYPE_Q4_1 = 3,
+    QWEN_FTYPE_Q8_0 = 7,
+    QWEN_FTYPE_Q5_0 = 8,
+    QWEN_FTYPE_Q5_1 = 9,
+    QWEN_FTYPE_Q4_K_S = 14,
+    QWEN_FTYPE_Q4_K_M = 15,
+    QWEN_FTYPE_Q5_K_S = 16,
+    QWEN_FTYPE_Q5_K_M = 17,
+    QWEN_FTYPE_Q6_K = 18,
+    QWEN_FTYPE_IQ4_NL = 25,
+    QWEN_FTYPE_IQ4_XS = 30,
+    QWEN_FTYPE_BF16 = 32
+} qwen_ftype;
+
+/* What the progress callback sees before each tensor is written. */
+typedef struct qwen_quantize_progress {
+    size_t index;         /* 0-based, in file order */
+    size_t count;         /* tensors in the file */
+    const char *name;     /* GGUF name ("blk.0.attn_q.weight"); valid during the callback */
+    const char *src_type; /* ggml type names: "f16", "q4_K", ... (static strings) */
+    const char *dst_type;
+    uint64_t src_bytes;   /* the tensor's bytes in the input and in the output */
+    uint64_t dst_bytes;
+} qwen_quantize_progress;
+
+/* Return 0 to go on, non-zero to cancel (qwen_model_quantize() then returns QWEN_ERR_ABORTED). */
+typedef int (*qwen_quantize_callback)(const qwen_quantize_progress *progress, void *user_data);
+
+typedef struct qwen_quantize_params {
+    size_t struct_size;              /* set by qwen_quantize_default_params() */
+    qwen_ftype ftype;                /* default QWEN_FTYPE_Q8_0 */
+    int32_t n_threads;               /* <= 0 (default): the OpenMP default */
+    int pure;                        /* 1: every matrix the ftype's base type (no per-tensor mix);
+                                        default 0 */
+    int allow_requantize;            /* 1: accept quantized input tensors (dequantized first, so
+                                        quality suffers); default 0 */
+    qwen_quantize_callback callback; /* may be NULL */
+    void *user_data;
+} qwen_quantize_params;
+
+QWEN_API void qwen_quantize_params_init(qwen_quantize_params *params, size_t struct_size);
+
+static inline qwen_quantize_params qwen_quantize_default_params(void) {
+    qwen_quantize_params p;
+    qwen_quantize_params_init(&p, sizeof p);
+    return p;
+}
+
+/* Quantizes the model at src_path (GGUF file or Hugging Face folder) into a GGUF file at
+ * dst_path, one tensor at a time (the input is mapped, never held whole in float). The file is
+ * written under dst_path + ".tmp" and renamed at the end: on any error, and on cancel, there is
+ * no file at dst_path (an existing one is left as it was). params may be NULL (defaults).
+ * Errors: QWEN_ERR_INVALID_ARGUMENT (NULL path, an ftype not in qwen_ftype, dst_path equal to
+ * src_path); QWEN_ERR_IO (the input cannot be read, the output cannot be written);
+ * QWEN_ERR_FORMAT (a malformed input, named with the offset); QWEN_ERR_UNSUPPORTED (not a
+ * qwen2 model; a tensor of a type that cannot be converted, or an already quantized tensor
+ * without allow_requantize - the message names the tensor); QWEN_ERR_ABORTED (the callback
+ * cancelled). */
+QWEN_API qwen_status qwen_model_quantize(const char *src_path, const char *dst_path,
+                                         const qwen_quantize_params *params);
+
+/* llama.cpp's name of a file type ("Q4_K_M", "F16", ...); NULL for a value not in qwen_ftype. */
+QWEN_API const char *qwen_ftype_name(qwen_ftype ftype);
+
+/* The file type of a name, case-insensitively ("q4_k_m" -> QWEN_FTYPE_Q4_K_M).
+ * Errors: QWEN_ERR_INVALID_ARGUMENT (NULL, or not a name qwen_ftype_name() returns; the
+ * message lists the valid names). */
+QWEN_API qwen_status qwen_ftype_from_name(const char *name, qwen_ftype *out);
+
 #ifdef __cplusplus
 }
 #endif

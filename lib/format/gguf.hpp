@@ -14,6 +14,7 @@
 #include "format/tensor_type.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,8 @@ public:
     const std::vector<GgufTensor>& tensors() const { return tensors_; }
     const GgufTensor* find_tensor(std::string_view name) const;
     const uint8_t* tensor_data(const GgufTensor& t) const { return file_.data() + t.offset; }
+    // The file's bytes (GgufWriter::copy_kv copies values from them verbatim).
+    const uint8_t* data() const { return file_.data(); }
 
 private:
     MappedFile file_;
@@ -82,7 +85,9 @@ private:
 };
 
 // Builds a GGUF v3 file in memory and writes it. Used by the synthetic-model tool, the
-// quantizer and tests. Keys and tensors are written in insertion order.
+// quantizer and tests. Keys and tensors are written in insertion order. Tensors declared
+// without data (declare_tensor) are streamed afterwards through a GgufStream, so a file
+// larger than memory can be written one piece at a time.
 class GgufWriter {
 public:
     explicit GgufWriter(size_t alignment = 32) : alignment_(alignment) {
@@ -98,16 +103,25 @@ public:
     void set_string_array(const std::string& key, const std::vector<std::string>& v);
     void set_int32_array(const std::string& key, const std::vector<int32_t>& v);
     void set_float32_array(const std::string& key, const std::vector<float>& v);
+    // Copies a key of another file with its type and value as they are.
+    void copy_kv(const GgufFile& from, const GgufKv& kv);
 
     // `data` must hold exactly the bytes of a tensor of `type` and `dims` (dims[0] fastest).
     void add_tensor(const std::string& name, TensorType type, std::vector<uint64_t> dims,
                     const void* data, size_t bytes);
 
+    // A tensor whose bytes (tensor_row_bytes(type, dims[0]) per row) come later, through a
+    // GgufStream. Throws Error(QWEN_ERR_INVALID_ARGUMENT) when dims[0] is not a whole number
+    // of blocks.
+    void declare_tensor(const std::string& name, TensorType type, std::vector<uint64_t> dims);
+
     // Writes the file (to path + ".tmp", then renamed). Throws Error(QWEN_ERR_IO).
     void write(const std::string& path) const;
 
 private:
+    friend class GgufStream;
     void put_key(const std::string& key, GgufValueType type);
+    std::string header() const;  // keys, tensor infos and the padding before the data
     size_t alignment_;
     std::string kv_bytes_;
     uint64_t n_kv_ = 0;
@@ -115,9 +129,36 @@ private:
         std::string name;
         TensorType type;
         std::vector<uint64_t> dims;
-        std::string data;
+        size_t bytes;
+        std::string data;  // empty for a declared tensor
     };
     std::vector<Pending> tensors_;
+};
+
+// Writes the file of a GgufWriter whose tensors were declared, piece by piece: the header at
+// construction, then the tensors' bytes in declaration order through append() (any split;
+// the padding between tensors is added when one is complete). The file is path + ".tmp"
+// until commit() renames it, and a stream destroyed before commit() removes it, so a failed
+// or cancelled write never leaves a partial file. Throws Error(QWEN_ERR_IO).
+class GgufStream {
+public:
+    GgufStream(const GgufWriter& writer, const std::string& path);
+    ~GgufStream();
+    GgufStream(const GgufStream&) = delete;
+    GgufStream& operator=(const GgufStream&) = delete;
+
+    // The next `bytes` of tensor data. Error(QWEN_ERR_INVALID_ARGUMENT) when they run past
+    // the current tensor.
+    void append(const void* data, size_t bytes);
+    // Checks that every tensor is complete, closes and renames the file.
+    void commit();
+
+private:
+    void put(const void* data, size_t bytes);
+    const GgufWriter& writer_;
+    std::string path_, tmp_;
+    std::FILE* file_ = nullptr;
+    size_t tensor_ = 0, written_ = 0;  // the current tensor and its bytes so far
 };
 
 }  // namespace qwen

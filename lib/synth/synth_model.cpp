@@ -4,6 +4,7 @@
 #include "core/half.hpp"
 #include "format/gguf.hpp"
 #include "format/hf_writer.hpp"
+#include "quantizer/metadata.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -154,14 +155,7 @@ GgufWriter synth_gguf_writer(const SynthSpec& spec, const std::vector<SynthTenso
     w.set_string("general.name", "libqwen synthetic Qwen2.5-0.5B-shaped model");
     // llama.cpp's file type ids: 0 all F32, 1 mostly F16, 32 mostly BF16.
     w.set_uint32("general.file_type", spec.dtype == TensorType::F32 ? 0 : spec.dtype == TensorType::F16 ? 1 : 32);
-    w.set_uint32("qwen2.block_count", h.n_layer);
-    w.set_uint32("qwen2.context_length", h.n_ctx_train);
-    w.set_uint32("qwen2.embedding_length", h.n_embd);
-    w.set_uint32("qwen2.feed_forward_length", h.n_ff);
-    w.set_uint32("qwen2.attention.head_count", h.n_head);
-    w.set_uint32("qwen2.attention.head_count_kv", h.n_head_kv);
-    w.set_float32("qwen2.rope.freq_base", h.rope_theta);
-    w.set_float32("qwen2.attention.layer_norm_rms_epsilon", h.rms_eps);
+    quantizer::write_qwen2_hparams(h, w);
     for (const auto& t : weights) {
         std::string bytes = encode_as(t.type, t.values);
         w.add_tensor(t.name, t.type, t.dims, bytes.data(), bytes.size());
