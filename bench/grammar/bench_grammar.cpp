@@ -73,7 +73,7 @@ BENCHMARK_CAPTURE(BM_MaskWalk, any_in_string, "true", "{\"");
 BENCHMARK_CAPTURE(BM_MaskWalk, any_in_number, "true", "[12");
 BENCHMARK_CAPTURE(BM_MaskWalk, any_after_key, "true", "{\"key\":");
 BENCHMARK_CAPTURE(BM_MaskWalk, nested_start, kNested, "");
-BENCHMARK_CAPTURE(BM_MaskWalk, nested_in_name, kNested, "{\"name\": \"Jo");
+BENCHMARK_CAPTURE(BM_MaskWalk, nested_in_name, kNested, "{\"name\": \"");
 BENCHMARK_CAPTURE(BM_MaskWalk, nested_in_age, kNested, "{\"name\": \"Jo\", \"age\": 1");
 BENCHMARK_CAPTURE(BM_MaskCached, any_in_string, "true", "{\"na");
 BENCHMARK_CAPTURE(BM_MaskCached, nested_in_name, kNested, "{\"name\": \"Jo");

@@ -9,26 +9,30 @@
 using qwen::guarded;
 using Json = nlohmann::ordered_json;
 
-extern "C" {
+namespace {
 
-QWEN_API qwen_status qwen_json_schema_to_grammar(const char* schema_json, char* buf, size_t capacity, size_t* len) {
-    return guarded(__func__, [&] {
-        QWEN_REQUIRE_ARG(schema_json != nullptr);
+// JSON text in, a grammar out through the buffer protocol.
+template <class Convert>
+qwen_status grammar_of(const char* api, const char* json, const char* what, Convert convert, char* buf,
+                       size_t capacity, size_t* len) {
+    return guarded(api, [&] {
+        QWEN_REQUIRE_ARG(json != nullptr);
         QWEN_REQUIRE_ARG(buf != nullptr || capacity == 0);
         QWEN_REQUIRE_ARG(len != nullptr);
-        const std::string gbnf = qwen::json_schema_to_gbnf(qwen::parse_json_text(schema_json, "schema_json"));
-        qwen::write_out(gbnf, buf, capacity, len, "the grammar");
+        qwen::write_out(convert(qwen::parse_json_text(json, what)), buf, capacity, len, "the grammar");
     });
 }
 
+}  // namespace
+
+extern "C" {
+
+QWEN_API qwen_status qwen_json_schema_to_grammar(const char* schema_json, char* buf, size_t capacity, size_t* len) {
+    return grammar_of(__func__, schema_json, "schema_json", qwen::json_schema_to_gbnf, buf, capacity, len);
+}
+
 QWEN_API qwen_status qwen_tools_grammar(const char* tools_json, char* buf, size_t capacity, size_t* len) {
-    return guarded(__func__, [&] {
-        QWEN_REQUIRE_ARG(tools_json != nullptr);
-        QWEN_REQUIRE_ARG(buf != nullptr || capacity == 0);
-        QWEN_REQUIRE_ARG(len != nullptr);
-        const std::string gbnf = qwen::tools_to_gbnf(qwen::parse_json_text(tools_json, "tools_json"));
-        qwen::write_out(gbnf, buf, capacity, len, "the grammar");
-    });
+    return grammar_of(__func__, tools_json, "tools_json", qwen::tools_to_gbnf, buf, capacity, len);
 }
 
 QWEN_API qwen_status qwen_parse_tool_calls(const char* text, char* buf, size_t capacity, size_t* len) {
