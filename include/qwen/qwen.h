@@ -357,7 +357,8 @@ QWEN_API qwen_status qwen_sampler_params_from_model(const qwen_model *model, qwe
  * a prefix of the grammar's language (the others count as -INFINITY before every stage), and
  * <|im_end|> / <|endoftext|> only where the output is complete; other control tokens never.
  * The sampler then tracks the grammar's state: qwen_sampler_accept() does not advance it (the
- * prompt is not output) and qwen_sampler_reset() restarts it. Saved sampler state (qwen_state_*)
+ * prompt is not output); qwen_sampler_reset() and every qwen_generate*() call restart it (each
+ * call's output is one text of the grammar). Saved sampler state (qwen_context_state_save())
  * does not include it. Compiling the grammar against the vocabulary takes ~0.1 s.
  * Errors: QWEN_ERR_INVALID_ARGUMENT for a NULL argument or a value out of range (the message
  * names the field): temperature or min_p NaN, top_k < 0, top_p/typical_p outside (0, 1],
@@ -457,8 +458,9 @@ QWEN_API qwen_status qwen_json_schema_to_grammar(const char *schema_json, char *
  * definitions, OpenAI style {"type": "function", "function": {"name", "parameters"}} or plain
  * {"name", "parameters"}): either plain text that does not start with '<', or one or more
  * `<tool_call>\n{"name": <a declared name>, "arguments": <its parameters>}\n</tool_call>`
- * blocks separated by "\n", each call's arguments following its tool's JSON Schema.
- * Errors: QWEN_ERR_INVALID_ARGUMENT naming the tool and the problem. */
+ * blocks separated by "\n", each call's arguments following its tool's JSON Schema. One block
+ * is the rule `tool-call`: replace the first line with `root ::= tool-call ( "\n" tool-call )*`
+ * to require calls. Errors: QWEN_ERR_INVALID_ARGUMENT naming the tool and the problem. */
 QWEN_API qwen_status qwen_tools_grammar(const char *tools_json, char *buf, size_t capacity, size_t *len);
 
 /* Reads the tool calls out of a model's answer: a JSON object in the shape of an assistant

@@ -211,3 +211,34 @@ TEST_CASE("qwen_parse_tool_calls: calls and content, as an assistant message") {
     CHECK(none["tool_calls"].empty());
     CHECK(none["content"] == "plain \xEF\xBF\xBD text");
 }
+
+TEST_CASE("qwen_generate_text with a grammar: each call is one complete text of it") {
+    if (!model()) return;
+    qwen_sampler_params p = qwen_sampler_default_params();
+    p.temperature = 1.5f;
+    p.top_k = 0;
+    p.top_p = 1.0f;
+    p.grammar = "root ::= ( \"yes\" | \"no\" ) \"!\"";
+    qwen_sampler* s = nullptr;
+    REQUIRE(qwen_sampler_create(model(), &p, &s) == QWEN_OK);
+    qwen_context* ctx = nullptr;
+    REQUIRE(qwen_context_create(model(), nullptr, &ctx) == QWEN_OK);
+    const std::string prompt = "<|im_start|>user\nyes or no?<|im_end|>\n<|im_start|>assistant\n";
+    for (int call = 0; call < 3; ++call) {
+        qwen_generate_params gp = qwen_generate_default_params();
+        gp.max_tokens = 16;
+        std::string text;
+        gp.user_data = &text;
+        gp.callback = [](const qwen_generate_event* e, void* user) {
+            static_cast<std::string*>(user)->append(e->text, e->text_len);
+            return 0;
+        };
+        qwen_generate_result r{};
+        r.struct_size = sizeof r;
+        REQUIRE(qwen_generate_text(ctx, s, prompt.data(), prompt.size(), &gp, &r) == QWEN_OK);
+        CHECK(r.finish_reason == QWEN_FINISH_EOS);
+        CHECK((text == "yes!" || text == "no!"));
+    }
+    qwen_context_free(ctx);
+    qwen_sampler_free(s);
+}
