@@ -8,7 +8,7 @@
 #                libutf8proc-dev nlohmann-json3-dev (OpenMP: libgomp comes with g++),
 #                libcurl4-openssl-dev libssl-dev (`qwen download` only)
 #   tests        abigail-tools (scripts/abi-check.sh), binutils + file (tests/consumers),
-#                python3-pytest python3-numpy python3-jinja2 tmux (tests/python),
+#                python3-pytest python3-numpy python3-jinja2 python3-jsonschema tmux (tests/python),
 #                git + ca-certificates (scripts/build-llama-oracle.sh, npm over https)
 #   oracles      node + npm (scripts/fetch-oracles.sh): installed from Debian only when `node`
 #                is missing, so a newer Node.js already on the machine is left alone.
@@ -20,7 +20,7 @@ packages=(
   libxsimd-dev doctest-dev libbenchmark-dev pybind11-dev python3-dev python3
   libutf8proc-dev nlohmann-json3-dev
   abigail-tools binutils file git ca-certificates
-  python3-pytest python3-numpy python3-jinja2 tmux
+  python3-pytest python3-numpy python3-jinja2 python3-jsonschema tmux
   libcurl4-openssl-dev libssl-dev
 )
 if ! command -v node >/dev/null 2>&1; then

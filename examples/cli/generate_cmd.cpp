@@ -40,13 +40,18 @@ const char* kCommonHelp =
     "  -n, --max-tokens N      most tokens per answer (default 512; 0 = until the end of turn)\n"
     "      --stop TEXT         stop before this text\n"
     "      --ignore-eos        keep going past the end-of-turn token\n"
-    "      --special           show control tokens in the output\n";
+    "      --special           show control tokens in the output\n"
+    "structured output (one of):\n"
+    "      --grammar FILE      only text this GBNF grammar accepts\n"
+    "      --json-schema S     only JSON valid under this JSON Schema (a file, or the JSON itself)\n"
+    "      --json              only JSON (any value)\n";
 
-const std::vector<std::string> kFlags = {"greedy", "ignore-eos", "special", "stats"};
+const std::vector<std::string> kFlags = {"greedy", "ignore-eos", "special", "stats", "json"};
 const std::vector<std::string> kValued = {
     "model",          "ctx",           "threads",        "kv",    "temp",       "top-k",       "top-p",
     "min-p",          "typical-p",     "repeat-penalty", "repeat-last-n", "presence-penalty",
-    "frequency-penalty", "seed",       "max-tokens",     "stop",  "prompt",     "file",        "system"};
+    "frequency-penalty", "seed",       "max-tokens",     "stop",  "prompt",     "file",        "system",
+    "grammar",        "json-schema"};
 const std::map<std::string, std::string> kAliases = {{"-m", "model"}, {"-c", "ctx"},        {"-t", "threads"},
                                                      {"-s", "seed"},  {"-n", "max-tokens"}, {"-p", "prompt"},
                                                      {"-f", "file"}};
@@ -55,6 +60,14 @@ const std::map<std::string, std::string> kAliases = {{"-m", "model"}, {"-c", "ct
 void check(qwen_status st, const char* what) {
     if (st != QWEN_OK)
         throw std::runtime_error(std::string(what) + ": " + qwen_status_name(st) + ": " + qwen_last_error());
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw std::runtime_error("cannot read '" + path + "'");
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
 }
 
 // Model, context and sampler built from the shared options; freed in reverse order.
@@ -75,6 +88,7 @@ struct Session {
         cp.kv_type = kv == "f32" ? QWEN_KV_F32 : QWEN_KV_F16;
         qwen_sampler_params sp = qwen_sampler_default_params();
         apply_sampling(a, sp);
+        read_structure(a);
         gen.max_tokens = int32_t(a.get_int("max-tokens", gen.max_tokens, 0, 1 << 30));
         gen.flags = (a.has("ignore-eos") ? QWEN_GENERATE_IGNORE_EOS : 0u) |
                     (a.has("special") ? QWEN_GENERATE_KEEP_SPECIAL : 0u);
@@ -91,6 +105,8 @@ struct Session {
         sp = qwen_sampler_default_params();
         check(qwen_sampler_params_from_model(model, &sp), "reading the model's sampling defaults");
         apply_sampling(a, sp);
+        if (!grammar.empty()) sp.grammar = grammar.c_str();
+        if (!schema.empty()) sp.json_schema = schema.c_str();
         check(qwen_sampler_create(model, &sp, &sampler), "creating the sampler");
     }
     ~Session() {
@@ -115,7 +131,22 @@ private:
         sp.frequency_penalty = a.get_float("frequency-penalty", sp.frequency_penalty, -100.0f, 100.0f);
         sp.seed = uint64_t(a.get_int("seed", (long long)sp.seed, 0, 0x7fffffffffffffffLL));
     }
+    // --grammar FILE, --json-schema FILE|JSON, --json: at most one.
+    void read_structure(const Args& a) {
+        if (int(a.has("grammar")) + int(a.has("json-schema")) + int(a.has("json")) > 1)
+            throw UsageError("give at most one of --grammar, --json-schema and --json");
+        if (a.has("grammar")) grammar = read_file(a.get("grammar"));
+        if (a.has("json")) schema = "{}";
+        if (a.has("json-schema")) {
+            // JSON text starts with { (or is true); anything else names a file.
+            const std::string v = a.get("json-schema");
+            const size_t first = v.find_first_not_of(" \t\r\n");
+            schema = first != std::string::npos && (v[first] == '{' || v.compare(first, 4, "true") == 0) ? v : read_file(v);
+        }
+    }
+
     const char* stop_ptr = nullptr;
+    std::string grammar, schema;
 };
 
 // Streams text to stdout as it comes and keeps it (the chat history needs the answer).
@@ -173,14 +204,6 @@ void install_sigint(qwen_context* ctx) {
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: a read at the prompt returns, so Ctrl-C there quits
     sigaction(SIGINT, &sa, nullptr);
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error("cannot read '" + path + "'");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
 }
 
 // Parses the shared options; nullopt when --help was asked for (the help is printed).

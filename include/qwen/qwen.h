@@ -342,6 +342,11 @@ typedef struct qwen_sampler_params {
                                           penalties, logit bias, temperature, top-k, top-p, min-p,
                                           typical-p - the order transformers uses */
     size_t n_order;
+    const char *grammar;     /* GBNF text (see "Structured output") every sampled token must
+                                follow; compiled at creation; NULL (default) = none */
+    const char *json_schema; /* JSON Schema text the output must validate against; "{}" or
+                                "true" = any JSON value; NULL (default) = none. At most one
+                                of grammar and json_schema. */
 } qwen_sampler_params;
 
 /* Fills *params with defaults: Qwen2.5-0.5B-Instruct's published generation_config
@@ -359,17 +364,27 @@ static inline qwen_sampler_params qwen_sampler_default_params(void) {
  * temperature 0). Fields the files do not declare are left as they are. */
 QWEN_API qwen_status qwen_sampler_params_from_model(const qwen_model *model, qwen_sampler_params *params);
 
-/* Errors: QWEN_ERR_INVALID_ARGUMENT for a NULL argument or a value out of range (the message
+/* With a grammar or json_schema, each sample() only draws among the tokens that keep the output
+ * a prefix of the grammar's language (the others count as -INFINITY before every stage), and
+ * <|im_end|> / <|endoftext|> only where the output is complete; other control tokens never.
+ * The sampler then tracks the grammar's state: qwen_sampler_accept() does not advance it (the
+ * prompt is not output); qwen_sampler_reset() and every qwen_generate*() call restart it (each
+ * call's output is one text of the grammar). Saved sampler state (qwen_context_state_save())
+ * does not include it. Compiling the grammar against the vocabulary takes ~0.1 s.
+ * Errors: QWEN_ERR_INVALID_ARGUMENT for a NULL argument or a value out of range (the message
  * names the field): temperature or min_p NaN, top_k < 0, top_p/typical_p outside (0, 1],
  * min_p outside [0, 1], repetition_penalty <= 0, penalty_last_n < -1, a bias token outside the
- * vocabulary or a NaN bias, an unknown or repeated stage. */
+ * vocabulary or a NaN bias, an unknown or repeated stage, a grammar or schema that does not
+ * compile (the message gives the line and column, or the schema keyword and its JSON pointer),
+ * both grammar and json_schema set. */
 QWEN_API qwen_status qwen_sampler_create(const qwen_model *model, const qwen_sampler_params *params,
                                          qwen_sampler **out);
 QWEN_API void qwen_sampler_free(qwen_sampler *sampler);
 
 /* Samples one token from `n_logits` logits (qwen_model_n_vocab() of them; the array is not
- * modified) and accepts it, i.e. adds it to the history the penalties see. If every token is
- * banned (all -INFINITY) the result is QWEN_ERR_INVALID_ARGUMENT. */
+ * modified) and accepts it, i.e. adds it to the history the penalties see (and advances the
+ * grammar). If every token is banned (all -INFINITY, or none the grammar allows) the result is
+ * QWEN_ERR_INVALID_ARGUMENT. */
 QWEN_API qwen_status qwen_sampler_sample(qwen_sampler *sampler, const float *logits, size_t n_logits,
                                          int32_t *token);
 
@@ -424,6 +439,47 @@ QWEN_API qwen_status qwen_chat_render(const qwen_chat_message *messages, size_t 
  * "tool_calls": [...]}), as transformers' apply_chat_template takes them. */
 QWEN_API qwen_status qwen_chat_render_json(const char *messages_json, const char *tools_json, uint32_t flags,
                                            char *buf, size_t capacity, size_t *len);
+
+/* ---- Structured output ---------------------------------------------------------------- */
+/* Grammars for qwen_sampler_params.grammar / .json_schema, and Qwen2.5's tool calls. Pure
+ * functions of their arguments: call them from any thread. Outputs use the buffer protocol:
+ * the result goes to buf[0 .. *len) (not NUL-terminated); QWEN_ERR_BUFFER_TOO_SMALL leaves buf
+ * untouched and sets *len to the size needed.
+ *
+ * Grammars are llama.cpp's GBNF: `name ::= ...` rules, | alternatives, ( ) groups, "literals"
+ * and [character classes] with \n \t \\ \" \xHH \uHHHH escapes, [^...], `.` (any character),
+ * * + ? {m} {m,} {m,n} repetitions, # comments; the start rule is `root`. */
+
+/* The GBNF grammar qwen_sampler_params.json_schema compiles to, for a JSON Schema text.
+ * Supported: type (one or a list), properties (written in schema order), required,
+ * additionalProperties (false; true or absent write only the declared properties; a schema
+ * only without properties), enum, const, items, minItems, maxItems, minLength, maxLength,
+ * pattern (a regex subset: literals, classes, ., groups, |, quantifiers, ^ $), format (date,
+ * time, date-time, uuid, email), integer minimum / maximum / exclusiveMinimum /
+ * exclusiveMaximum, anyOf, oneOf (as anyOf), allOf of object schemas, $ref to "#", "#/$defs/..."
+ * and "#/definitions/..." (recursion included); "{}" or "true" is any JSON value. Whitespace
+ * between tokens is bounded (a space, or a newline and up to 20 spaces or tabs).
+ * Errors: QWEN_ERR_INVALID_ARGUMENT for text that is not JSON (with the byte offset) or a
+ * keyword that is not supported (named, with its JSON pointer: nothing is silently ignored
+ * except annotations such as title and description). */
+QWEN_API qwen_status qwen_json_schema_to_grammar(const char *schema_json, char *buf, size_t capacity,
+                                                 size_t *len);
+
+/* A GBNF grammar for an answer to a conversation with tools (tools_json: a JSON array of tool
+ * definitions, OpenAI style {"type": "function", "function": {"name", "parameters"}} or plain
+ * {"name", "parameters"}): either plain text that does not start with '<', or one or more
+ * `<tool_call>\n{"name": <a declared name>, "arguments": <its parameters>}\n</tool_call>`
+ * blocks separated by "\n", each call's arguments following its tool's JSON Schema. One block
+ * is the rule `tool-call`: replace the first line with `root ::= tool-call ( "\n" tool-call )*`
+ * to require calls. Errors: QWEN_ERR_INVALID_ARGUMENT naming the tool and the problem. */
+QWEN_API qwen_status qwen_tools_grammar(const char *tools_json, char *buf, size_t capacity, size_t *len);
+
+/* Reads the tool calls out of a model's answer: a JSON object in the shape of an assistant
+ * message, {"content": <the text outside the calls>, "tool_calls": [{"name": ..., "arguments":
+ * {...}}, ...]}, which qwen_chat_render_json() takes back. A block counts when it holds a JSON
+ * object with a string "name"; a malformed block stays in the content. Whitespace around the
+ * calls is dropped. Errors: QWEN_ERR_INVALID_ARGUMENT for NULL pointers. */
+QWEN_API qwen_status qwen_parse_tool_calls(const char *text, char *buf, size_t capacity, size_t *len);
 
 /* ---- Generation ----------------------------------------------------------------------- */
 

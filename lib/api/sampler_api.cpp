@@ -1,10 +1,14 @@
 // qwen_sampler_* and qwen_logprobs: the sampler chain of sample/ behind the C API.
 #include "api/guard.hpp"
 #include "api/handles.hpp"
+#include "chat/json_text.hpp"
 #include "format/model_source.hpp"
+#include "grammar/json_schema.hpp"
+#include "grammar/token_mask.hpp"
 #include "model/model.hpp"
 #include "sample/logprobs.hpp"
 #include "sample/sampler.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 using qwen::guarded;
 
@@ -44,6 +48,19 @@ qwen_status guarded_args(const char* api, F&& body) noexcept {
             throw;
         }
     });
+}
+
+// The constraint of params.grammar / params.json_schema over the model's vocabulary, or null.
+std::unique_ptr<qwen::GrammarConstraint> constraint(const qwen_model& model, const qwen_sampler_params& p) {
+    if (!p.grammar && !p.json_schema) return nullptr;
+    if (p.grammar && p.json_schema)
+        qwen::fail(QWEN_ERR_INVALID_ARGUMENT, "grammar and json_schema are both set: give one of them");
+    const std::string gbnf =
+        p.grammar ? std::string(p.grammar)
+                  : qwen::json_schema_to_gbnf(qwen::parse_json_text(p.json_schema, "json_schema"));
+    auto grammar = std::make_shared<const qwen::Grammar>(qwen::parse_gbnf(gbnf));
+    auto vocab = std::make_shared<const qwen::GrammarVocab>(*model.tokenizer, model.model->hparams().n_vocab);
+    return std::make_unique<qwen::GrammarConstraint>(std::move(grammar), std::move(vocab));
 }
 
 }  // namespace
@@ -99,6 +116,7 @@ QWEN_API qwen_status qwen_sampler_create(const qwen_model* model, const qwen_sam
         if (p.n_order) std::memcpy(static_cast<void*>(c.order.data()), p.order, p.n_order * sizeof *p.order);
         auto s = std::make_unique<qwen_sampler>();
         s->sampler = std::make_unique<qwen::Sampler>(c, model->model->hparams().n_vocab);
+        s->sampler->set_grammar(constraint(*model, p));
         *out = s.release();
     });
 }

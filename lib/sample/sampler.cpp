@@ -22,6 +22,7 @@
 #include "core/error.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -110,6 +111,16 @@ Sampler::Sampler(const SamplerConfig& config, uint32_t n_vocab)
     bias_.resize(out);
 }
 
+Sampler::Sampler(const Sampler& o)
+    : config_(o.config_),
+      n_vocab_(o.n_vocab_),
+      order_(o.order_),
+      bias_(o.bias_),
+      window_(o.window_),
+      rng_(o.rng_),
+      cands_(o.n_vocab_),
+      grammar_(o.grammar_ ? std::make_unique<GrammarConstraint>(*o.grammar_) : nullptr) {}
+
 float Sampler::penalize(float l, uint32_t count) const {
     const float r = config_.repetition_penalty;
     l = l > 0 ? l / r : l * r;
@@ -144,11 +155,34 @@ void Sampler::apply_logit_bias() {
     }
 }
 
+void Sampler::set_grammar(std::unique_ptr<GrammarConstraint> grammar) {
+    if (grammar && grammar->vocab().n_vocab() != n_vocab_)
+        fail(QWEN_ERR_INVALID_ARGUMENT, "the grammar's vocabulary has ", grammar->vocab().n_vocab(),
+             " tokens, the sampler's ", n_vocab_);
+    grammar_ = std::move(grammar);
+}
+
+// Bans what the grammar forbids. Only the words of the mask with a zero bit cost anything:
+// inside a JSON string nearly every token is allowed.
+void Sampler::apply_grammar() {
+    const std::vector<uint64_t>& mask = grammar_->mask();
+    bool any = false;
+    for (uint64_t w : mask) any = any || w != 0;
+    if (!any) fail(QWEN_ERR_INVALID_ARGUMENT, "the grammar allows no token here (is it missing an end?)");
+    float* l = cands_.writable();
+    for (size_t w = 0; w < mask.size(); ++w) {
+        uint64_t banned = ~mask[w];
+        if (w + 1 == mask.size() && n_vocab_ % 64) banned &= (uint64_t{1} << (n_vocab_ % 64)) - 1;
+        for (; banned; banned &= banned - 1) l[w * 64 + size_t(std::countr_zero(banned))] = -INFINITY;
+    }
+}
+
 void Sampler::run(const float* logits, size_t n) {
     if (!logits) fail(QWEN_ERR_INVALID_ARGUMENT, "logits is NULL");
     if (n != n_vocab_)
         fail(QWEN_ERR_INVALID_ARGUMENT, "n_logits = ", n, " but the vocabulary has ", n_vocab_, " tokens");
     cands_.start(logits);
+    if (grammar_) apply_grammar();
     const SamplerConfig& c = config_;
     for (qwen_sampler_stage stage : order_) {
         if (greedy() && stage != QWEN_STAGE_PENALTIES && stage != QWEN_STAGE_LOGIT_BIAS) continue;
@@ -184,6 +218,7 @@ int32_t Sampler::sample(const float* logits, size_t n) {
         token = cands_.draw(next.uniform());
         rng_ = next;
     }
+    if (grammar_) grammar_->accept(token);
     window_.push(token);
     return token;
 }
@@ -207,10 +242,14 @@ void Sampler::accept(const int32_t* tokens, size_t n) {
     for (size_t i = 0; i < n; ++i) window_.push(tokens[i]);
 }
 
-void Sampler::clear_history() { window_.clear(); }
+void Sampler::clear_history() {
+    window_.clear();
+    if (grammar_) grammar_->reset();
+}
 
 void Sampler::reset() {
     window_.clear();
+    if (grammar_) grammar_->reset();
     rng_.seed_with(config_.seed);
 }
 

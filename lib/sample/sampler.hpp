@@ -5,12 +5,14 @@
 
 #include <qwen/qwen.h>
 
+#include "grammar/token_mask.hpp"
 #include "sample/candidates.hpp"
 #include "sample/rng.hpp"
 #include "sample/token_window.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,14 +50,25 @@ public:
     // Throws Error(QWEN_ERR_INVALID_ARGUMENT) naming the field for an out-of-range value.
     Sampler(const SamplerConfig& config, uint32_t n_vocab);
 
+    // Constrains sample() and distribution() to the tokens the grammar allows (before every
+    // stage, the others get -inf); sample() then advances it, reset() restarts it. Its
+    // vocabulary must have n_vocab tokens. nullptr: no constraint.
+    void set_grammar(std::unique_ptr<GrammarConstraint> grammar);
+    GrammarConstraint* grammar() { return grammar_.get(); }
+
+    // Copies carry their own copy of the grammar's state.
+    Sampler(const Sampler& other);
+    Sampler& operator=(const Sampler&) = delete;
+
     // Samples from logits[0 .. n) (n must equal n_vocab) and accepts the token.
     int32_t sample(const float* logits, size_t n);
-    // Adds tokens to the penalty history.
+    // Adds tokens to the penalty history (not to the grammar: prompts are not its output).
     void accept(const int32_t* tokens, size_t n);
-    // Forgets the penalty history only (the random stream goes on): qwen_generate() sets the
-    // history to each call's whole prompt.
+    // Forgets the penalty history and restarts the grammar (the random stream goes on):
+    // qwen_generate() sets the history to each call's whole prompt, and each call's output is
+    // one answer of the grammar.
     void clear_history();
-    // Forgets the history, restarts the random stream from the seed.
+    // Forgets the history, restarts the random stream from the seed and the grammar.
     void reset();
 
     // The distribution sample() would draw from for these logits, after every stage: (token,
@@ -77,6 +90,7 @@ private:
     void run(const float* logits, size_t n);
     void apply_penalties();
     void apply_logit_bias();
+    void apply_grammar();
     float penalize(float logit, uint32_t count) const;
 
     SamplerConfig config_;
@@ -86,6 +100,7 @@ private:
     TokenWindow window_;
     Rng rng_;
     Candidates cands_;  // scratch of a step, reserved once
+    std::unique_ptr<GrammarConstraint> grammar_;
 };
 
 }  // namespace qwen

@@ -20,7 +20,8 @@ from typing import Any, Iterator, Sequence
 from . import _qwen
 from ._qwen import QwenError
 
-__all__ = ["Model", "QwenError", "render_chat", "__version__"]
+__all__ = ["Model", "QwenError", "json_schema_to_grammar", "parse_tool_calls", "render_chat", "tools_grammar",
+           "__version__"]
 __version__ = _qwen.version()
 
 
@@ -30,6 +31,30 @@ def render_chat(messages: Sequence[dict], tools: Sequence[dict] | None = None,
     transformers' apply_chat_template does. `tools` are OpenAI function definitions."""
     return _qwen.render_chat_json(json.dumps(list(messages)), None if tools is None else json.dumps(list(tools)),
                                   add_generation_prompt)
+
+
+def _schema_text(schema: str | dict | bool) -> str:
+    return schema if isinstance(schema, str) else json.dumps(schema)
+
+
+def json_schema_to_grammar(schema: str | dict | bool) -> str:
+    """The GBNF grammar that json_schema= constrains generation with, for a JSON Schema (a dict
+    or JSON text; {} or True: any JSON value). Unsupported keywords raise QwenError naming the
+    keyword and its JSON pointer."""
+    return _qwen.json_schema_to_grammar(_schema_text(schema))
+
+
+def tools_grammar(tools: Sequence[dict]) -> str:
+    """A GBNF grammar for an answer to a conversation with these tools (OpenAI function
+    definitions): plain text, or <tool_call> blocks calling declared tools with arguments that
+    follow their parameters' JSON Schema. Pass it as grammar= to chat()."""
+    return _qwen.tools_grammar(json.dumps(list(tools)))
+
+
+def parse_tool_calls(text: str) -> dict:
+    """Reads Qwen2.5's <tool_call> blocks out of an answer: {"content": the text outside the
+    calls, "tool_calls": [{"name": ..., "arguments": {...}}, ...]}."""
+    return json.loads(_qwen.parse_tool_calls(text))
 
 
 def _native(name: str, doc: str) -> property:
@@ -89,7 +114,8 @@ class Model:
                  top_k: int | None = None, top_p: float | None = None, min_p: float | None = None,
                  repetition_penalty: float | None = None, seed: int | None = None,
                  stop: str | Sequence[str] | None = None, stream: bool = False, greedy: bool = False,
-                 ignore_eos: bool = False) -> str | Iterator[str]:
+                 ignore_eos: bool = False, grammar: str | None = None,
+                 json_schema: str | dict | bool | None = None) -> str | Iterator[str]:
         """Continues `prompt` (the whole text the model should see; ChatML tokens in it are
         parsed) and returns the generated text, or with stream=True an iterator of text
         chunks whose concatenation is that text.
@@ -98,8 +124,14 @@ class Model:
         always takes the most likely token. Generation stops at the end-of-turn token (unless
         ignore_eos), at max_tokens (0: no limit), or before any of the `stop` strings (which
         are not part of the output). Ctrl-C raises KeyboardInterrupt.
+
+        Structured output: grammar= (GBNF text) or json_schema= (a dict or JSON text; {}: any
+        JSON value) lets only tokens through that keep the text valid; the end-of-turn token
+        comes only once it is complete (max_tokens can still cut it short).
         """
         sampling = _sampling(greedy, temperature, top_k, top_p, min_p, repetition_penalty, seed)
+        sampling.grammar = grammar
+        sampling.json_schema = None if json_schema is None else _schema_text(json_schema)
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         if stream:
             return self._stream(prompt, sampling, max_tokens, stops, ignore_eos)
@@ -109,7 +141,9 @@ class Model:
              stream: bool = False, **sampling: Any) -> dict | Iterator[str]:
         """Answers a conversation of OpenAI-style messages ({"role": ..., "content": ...}):
         returns {"role": "assistant", "content": text}, or with stream=True an iterator of
-        text chunks. Sampling keywords are those of generate()."""
+        text chunks. Sampling keywords are those of generate(), grammar= and json_schema=
+        included; with tools, grammar=qwen.tools_grammar(tools) keeps tool calls valid and
+        qwen.parse_tool_calls() reads them back."""
         prompt = render_chat(messages, tools, add_generation_prompt=True)
         out = self.generate(prompt, max_tokens, stream=stream, **sampling)
         return out if stream else {"role": "assistant", "content": out}

@@ -62,12 +62,26 @@ std::string render_chat_json(const std::string &messages_json, const std::option
     });
 }
 
+// The structured-output functions of the C API (text in, text out).
+std::string json_schema_to_grammar(const std::string &schema_json) {
+    return sized_text([&](char *buf, size_t cap, size_t *len) {
+        return qwen_json_schema_to_grammar(schema_json.c_str(), buf, cap, len);
+    });
+}
+std::string tools_grammar(const std::string &tools_json) {
+    return sized_text([&](char *buf, size_t cap, size_t *len) { return qwen_tools_grammar(tools_json.c_str(), buf, cap, len); });
+}
+std::string parse_tool_calls(const std::string &text) {
+    return sized_text([&](char *buf, size_t cap, size_t *len) { return qwen_parse_tool_calls(text.c_str(), buf, cap, len); });
+}
+
 // Sampling settings of one call; unset fields keep the model's generation defaults.
 struct Sampling {
     bool greedy = false;
     std::optional<float> temperature, top_p, min_p, repetition_penalty;
     std::optional<int32_t> top_k;
     std::optional<uint64_t> seed;
+    std::optional<std::string> grammar, json_schema;  // structured output (GBNF / JSON Schema text)
 };
 
 // What one generation call returns.
@@ -165,7 +179,9 @@ public:
     Generation generate(const std::string &prompt, const Sampling &sampling, int32_t max_tokens,
                         const std::vector<std::string> &stop, bool ignore_eos,
                         const std::function<bool(py::bytes)> *on_text) {
-        qwen_sampler *sampler = sampling.greedy ? nullptr : make_sampler(sampling);
+        // Greedy decoding needs no sampler, unless a grammar constrains it.
+        const bool constrained = sampling.grammar || sampling.json_schema;
+        qwen_sampler *sampler = sampling.greedy && !constrained ? nullptr : make_sampler(sampling);
         std::vector<const char *> stops;
         for (const auto &s : stop) stops.push_back(s.c_str());
         CallbackState state{{}, on_text, std::nullopt};
@@ -218,6 +234,9 @@ private:
         if (s.min_p) sp.min_p = *s.min_p;
         if (s.repetition_penalty) sp.repetition_penalty = *s.repetition_penalty;
         if (s.seed) sp.seed = *s.seed;
+        if (s.greedy) sp.temperature = 0.0f;
+        if (s.grammar) sp.grammar = s.grammar->c_str();
+        if (s.json_schema) sp.json_schema = s.json_schema->c_str();
         qwen_sampler *out = nullptr;
         check(qwen_sampler_create(model(), &sp, &out));
         return out;
@@ -245,6 +264,11 @@ PYBIND11_MODULE(_qwen, m) {
     });
 
     m.def("version", &qwen_version, "The version of the loaded libqwen (\"MAJOR.MINOR.PATCH\").");
+    m.def("json_schema_to_grammar", &json_schema_to_grammar, py::arg("schema_json"),
+          "The GBNF grammar of a JSON Schema text.");
+    m.def("tools_grammar", &tools_grammar, py::arg("tools_json"), "The GBNF grammar of answers with tool calls.");
+    m.def("parse_tool_calls", &parse_tool_calls, py::arg("text"),
+          "{\"content\": ..., \"tool_calls\": [...]} as JSON text, from a model's answer.");
     m.def("render_chat_json", &render_chat_json, py::arg("messages_json"), py::arg("tools_json"),
           py::arg("add_generation_prompt"), "Qwen2.5's chat template over OpenAI-style JSON messages.");
 
@@ -256,7 +280,9 @@ PYBIND11_MODULE(_qwen, m) {
         .def_readwrite("top_p", &Sampling::top_p)
         .def_readwrite("min_p", &Sampling::min_p)
         .def_readwrite("repetition_penalty", &Sampling::repetition_penalty)
-        .def_readwrite("seed", &Sampling::seed);
+        .def_readwrite("seed", &Sampling::seed)
+        .def_readwrite("grammar", &Sampling::grammar)
+        .def_readwrite("json_schema", &Sampling::json_schema);
 
     py::class_<Generation>(m, "Generation", "The outcome of one generation call.")
         .def_property_readonly("text", [](const Generation &g) { return py::bytes(g.text); })
