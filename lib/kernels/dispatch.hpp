@@ -11,16 +11,41 @@ namespace qwen::kernels {
 using DenseRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
                              const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy);
 
+// Activations quantized once per matmul call for the integer-dot kernels: Q8_0 (32-element
+// blocks, for Q4_0 / Q5_0 / Q8_0 / IQ4_NL weights) or Q8_K (256, for Q4_K / Q6_K), exactly
+// ggml's codes and scales (quant::quantize_row), unpacked so that codes sit contiguously:
+// token t's codes are q[t * cols ...], its block scales d[t * cols / block ...] and, for
+// Q8_K, its 16-element code sums bsums[t * cols / 16 ...].
+struct QuantActs {
+    TensorType type;  // Q8_0 or Q8_K
+    const int8_t* q;
+    const float* d;
+    const int16_t* bsums;
+    size_t cols;
+};
+
+// Rows [r0, r1) of w (the weight type `type`, one of those quant_act_type() maps) times the
+// first n_tok tokens of x: y[t * ldy + r] for r0 <= r < r1.
+using QuantRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
+                             const QuantActs& x, size_t n_tok, float* y, size_t ldy);
+
+// The activation format of the integer-dot kernel for weights of `type`, or TensorType::F32
+// if there is none (the caller then decodes the rows to float).
+TensorType quant_act_type(TensorType type);
+
 namespace generic {
+void quant_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, size_t, float*, size_t);
 void dense_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, size_t, const float*, size_t, size_t,
                        float*, size_t);
 }
 #if defined(__x86_64__)
 namespace avx2 {
+void quant_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, size_t, float*, size_t);
 void dense_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, size_t, const float*, size_t, size_t,
                        float*, size_t);
 }
 namespace avx512 {
+void quant_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, size_t, float*, size_t);
 void dense_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, size_t, const float*, size_t, size_t,
                        float*, size_t);
 }
@@ -30,6 +55,7 @@ struct KernelTable {
     const char* isa;
     size_t lanes;  // floats per vector: matrices whose rows are not a multiple use the scalar path
     DenseRowsFn dense_rows;
+    QuantRowsFn quant_rows;
 };
 
 // The table for the best instruction set of this CPU (QWEN_ISA may lower it).
