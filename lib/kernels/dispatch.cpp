@@ -10,13 +10,32 @@ const KernelTable& kernel_table() {
     static const KernelTable table = []() -> KernelTable {
         switch (best_isa()) {
 #if defined(__x86_64__)
-        case Isa::Avx512: return {"avx512", 16, avx512::dense_matmul_rows, avx512::attend};
-        case Isa::Avx2: return {"avx2", 8, avx2::dense_matmul_rows, avx2::attend};
+        case Isa::Avx512:
+            // The AVX-512 integer dot products are VNNI's vpdpbusd; a CPU with AVX-512 but no
+            // VNNI (Skylake-X) keeps AVX2's maddubs kernels, which compute the same sums.
+            return {"avx512", 16, avx512::dense_matmul_rows,
+                    cpu_features().avx512vnni ? avx512::quant_matmul_rows : avx2::quant_matmul_rows,
+                    avx512::attend};
+        case Isa::Avx2: return {"avx2", 8, avx2::dense_matmul_rows, avx2::quant_matmul_rows, avx2::attend};
 #endif
-        default: return {"generic", xsimd::batch<float>::size, generic::dense_matmul_rows, generic::attend};
+        default:
+            return {"generic", xsimd::batch<float>::size, generic::dense_matmul_rows, generic::quant_matmul_rows,
+                    generic::attend};
         }
     }();
     return table;
+}
+
+TensorType quant_act_type(TensorType type) {
+    switch (type) {
+    case TensorType::Q4_0:
+    case TensorType::Q5_0:
+    case TensorType::Q8_0:
+    case TensorType::IQ4_NL: return TensorType::Q8_0;
+    case TensorType::Q4_K:
+    case TensorType::Q6_K: return TensorType::Q8_K;
+    default: return TensorType::F32;
+    }
 }
 
 }  // namespace qwen::kernels

@@ -11,15 +11,40 @@ namespace qwen::kernels {
 using DenseRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
                              const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy);
 
+// Activations quantized once per matmul call for the integer-dot kernels: Q8_0 (32-element
+// blocks, for Q4_0 / Q5_0 / Q8_0 / IQ4_NL weights) or Q8_K (256, for Q4_K / Q6_K), exactly
+// ggml's codes and scales (quant::quantize_row), unpacked so that codes sit contiguously:
+// token t's codes are q[t * cols ...], its block scales d[t * cols / block ...] and, for
+// Q8_K, its 16-element code sums bsums[t * cols / 16 ...].
+struct QuantActs {
+    TensorType type;  // Q8_0 or Q8_K
+    const int8_t* q;
+    const float* d;
+    const int16_t* bsums;
+    size_t cols;
+};
+
+// Rows [r0, r1) of w (the weight type `type`, one of those quant_act_type() maps) times the
+// first n_tok tokens of x: y[t * ldy + r] for r0 <= r < r1.
+using QuantRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
+                             const QuantActs& x, size_t n_tok, float* y, size_t ldy);
+
+// The activation format of the integer-dot kernel for weights of `type`, or TensorType::F32
+// if there is none (the caller then decodes the rows to float).
+TensorType quant_act_type(TensorType type);
+
 // Attention of the `group` query heads q[group][D] sharing one KV head over n cached keys and
 // values (rows of row_bytes bytes, F16 or F32, this head's slice starting at k / v) into
 // out[group][D]; scores is scratch of group * n floats (kernels/attention_impl.hpp).
 using AttendFn = void (*)(const float* q, uint32_t group, uint32_t D, const uint8_t* k, const uint8_t* v,
                           size_t row_bytes, uint32_t n, bool f16, float scale, float* scores, float* out);
 
+// What each instruction set's files define, in the namespaces below.
 #define QWEN_KERNEL_ENTRY_POINTS                                                                                 \
     void dense_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, size_t, const float*, size_t,   \
                            size_t, float*, size_t);                                                            \
+    void quant_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, size_t, float*, \
+                           size_t);                                                                            \
     void attend(const float*, uint32_t, uint32_t, const uint8_t*, const uint8_t*, size_t, uint32_t, bool,       \
                 float, float*, float*);
 
@@ -39,6 +64,7 @@ struct KernelTable {
     const char* isa;
     size_t lanes;  // floats per vector: matrices whose rows are not a multiple use the scalar path
     DenseRowsFn dense_rows;
+    QuantRowsFn quant_rows;
     AttendFn attend;  // for head_dim a multiple of `lanes`, at most 256, and groups of <= 16 heads
 };
 

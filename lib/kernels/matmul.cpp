@@ -1,9 +1,14 @@
 #include "kernels/matmul.hpp"
 
 #include "core/aligned_buffer.hpp"
+#include "core/half.hpp"
 #include "kernels/dispatch.hpp"
 #include "quant/blocks.hpp"
 #include "quant/dequantize.hpp"
+#include "quant/quantize.hpp"
+
+#include <cstring>
+#include <vector>
 
 namespace qwen {
 
@@ -13,12 +18,11 @@ namespace {
 // the 896-row projections split evenly over many threads.
 constexpr size_t kChunk = 16;
 
-// The correct-but-slow path for every weight type the SIMD dense kernels do not take (block
-// formats, and dense rows that are not a whole number of vectors): rows [r0, r1) are decoded
-// by the reference dequantizer into a per-thread float tile, which the dense F32 kernel (or
-// a plain loop) multiplies with the activations. The decoded values are exactly ggml's, so
-// this is the baseline the fast per-format kernels (integer dot products on quantized
-// activations, weights repacked at load; they come next) are tested against.
+// The correct-but-slow path for every weight type neither the dense SIMD kernels nor the
+// integer-dot kernels take (the block formats without a kernel, and dense rows that are not
+// a whole number of vectors): rows [r0, r1) are decoded by the reference dequantizer into a
+// per-thread float tile, which the dense F32 kernel (or a plain loop) multiplies with the
+// activations, exactly in float on ggml's decoded values.
 void decoded_rows(const Matrix& w, size_t r0, size_t r1, const float* x, size_t ldx, size_t n_tok, float* y,
                   size_t ldy, const kernels::KernelTable* simd) {
     // One tile per thread, kept across calls (16 rows of 4864 floats is 304 KiB).
@@ -42,6 +46,60 @@ void decoded_rows(const Matrix& w, size_t r0, size_t r1, const float* x, size_t 
     }
 }
 
+// Scratch of the activation quantization, one per thread; a call uses the one of the thread
+// that ran its `omp single`, which all threads of the team then read.
+struct ActBuffers {
+    AlignedBuffer<int8_t> q;
+    AlignedBuffer<float> d;
+    AlignedBuffer<int16_t> bsums;
+};
+
+// Token t of x as ggml's bytes (quant::quantize_row), unpacked into the kernels' layout.
+void quantize_token(TensorType act, const float* x, size_t cols, ActBuffers& out, size_t t) {
+    thread_local std::vector<uint8_t> blocks;
+    blocks.resize(*tensor_row_bytes(act, cols));
+    quant::quantize_row(act, x, blocks.data(), cols);
+    int8_t* q = out.q.data() + t * cols;
+    if (act == TensorType::Q8_K) {
+        const size_t nb = cols / quant::kQK_K;
+        for (size_t b = 0; b < nb; ++b) {
+            quant::BlockQ8_K blk;
+            std::memcpy(&blk, blocks.data() + b * sizeof blk, sizeof blk);
+            out.d.data()[t * nb + b] = blk.d;
+            std::memcpy(q + b * quant::kQK_K, blk.qs, sizeof blk.qs);
+            std::memcpy(out.bsums.data() + (t * nb + b) * 16, blk.bsums, sizeof blk.bsums);
+        }
+        return;
+    }
+    const size_t nb = cols / quant::kQK;
+    for (size_t b = 0; b < nb; ++b) {
+        quant::BlockQ8_0 blk;
+        std::memcpy(&blk, blocks.data() + b * sizeof blk, sizeof blk);
+        out.d.data()[t * nb + b] = f16_to_f32(blk.d);
+        std::memcpy(q + b * quant::kQK, blk.qs, sizeof blk.qs);
+    }
+}
+
+// Quantizes the n_tok activation rows once for the whole team: one thread sizes the shared
+// buffers, the tokens are split among the threads, and the barrier at the end of the
+// `omp for` publishes the codes before any thread multiplies. Outside a parallel region
+// the calling thread does it all.
+kernels::QuantActs quantize_acts(TensorType act, const float* x, size_t ldx, size_t n_tok, size_t cols) {
+    thread_local ActBuffers mine;
+    ActBuffers* shared = nullptr;
+    const size_t block = act == TensorType::Q8_K ? quant::kQK_K : quant::kQK;
+#pragma omp single copyprivate(shared)
+    {
+        if (mine.q.size() < n_tok * cols) mine.q.resize(n_tok * cols);
+        if (mine.d.size() < n_tok * cols / block) mine.d.resize(n_tok * cols / block);
+        if (act == TensorType::Q8_K && mine.bsums.size() < n_tok * cols / 16) mine.bsums.resize(n_tok * cols / 16);
+        shared = &mine;
+    }
+#pragma omp for schedule(static)
+    for (long t = 0; t < long(n_tok); ++t) quantize_token(act, x + size_t(t) * ldx, cols, *shared, size_t(t));
+    return {act, shared->q.data(), shared->d.data(), act == TensorType::Q8_K ? shared->bsums.data() : nullptr, cols};
+}
+
 }  // namespace
 
 bool matmul_supports(TensorType type) { return quant::can_dequantize(type); }
@@ -51,10 +109,15 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
     const bool simd = w.cols % k.lanes == 0;
     const bool dense = quant::is_dense(w.type);
     const long n_chunks = long((w.rows + kChunk - 1) / kChunk);
+    const TensorType act = kernels::quant_act_type(w.type);
+    const kernels::QuantActs xq = act != TensorType::F32 ? quantize_acts(act, x, ldx, n_tok, w.cols)
+                                                         : kernels::QuantActs{};
 #pragma omp for schedule(static)
     for (long c = 0; c < n_chunks; ++c) {
         size_t r0 = size_t(c) * kChunk, r1 = r0 + kChunk < w.rows ? r0 + kChunk : w.rows;
-        if (dense && simd)
+        if (act != TensorType::F32)
+            k.quant_rows(w.type, w.data, w.row_bytes, r0, r1, xq, n_tok, y, ldy);
+        else if (dense && simd)
             k.dense_rows(w.type, w.data, w.row_bytes, w.cols, r0, r1, x, ldx, n_tok, y, ldy);
         else
             decoded_rows(w, r0, r1, x, ldx, n_tok, y, ldy, simd ? &k : nullptr);

@@ -4,9 +4,14 @@
 // contiguously in its TensorType (GGUF order: dims {cols, rows}). Activations are float
 // rows. The kernels are chosen once per process from the CPU (core/cpu.hpp).
 //
-// F32/F16/BF16 weights go through SIMD kernels; every block format (quant/blocks.hpp) is
-// for now decoded row by row with the reference dequantizer and multiplied in float: exact
-// but slow, the baseline for the per-format kernels to come.
+// F32/F16/BF16 weights go through SIMD kernels. Q8_0, Q4_0, Q5_0, IQ4_NL, Q4_K and Q6_K
+// weights go through integer dot products as in ggml: the activations are quantized once
+// per call to Q8_0 (Q8_K for the K-quants), each block's codes are multiplied exactly in
+// integers and the block sums scaled by d_w * d_x in float, so results match llama.cpp's
+// on the same file rather than the float product of the dequantized weights (they differ
+// from it by the activation quantization error, about 0.5% relative per row). The other
+// block formats are decoded row by row with the reference dequantizer and multiplied in
+// float (exact, slower).
 //
 // Threading: matmul() shares its rows among the threads of the enclosing OpenMP parallel
 // region (an orphaned `omp for`), so the forward pass opens one parallel region for a

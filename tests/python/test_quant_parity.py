@@ -9,8 +9,8 @@
   (896-wide rows for the 32-element formats, 4864-wide rows for the 256-element ones). The
   per-tensor RMSE of both is reported too (ratio ours / ggml, bounded by 1.02).
 - End to end: a tiny synthetic model quantized by llama.cpp (Q8_0, Q4_K_M) loads in libqwen,
-  and its logits agree at F32 tolerance with llama.cpp's on llama.cpp's own dequantization
-  of the file.
+  and its logits agree at F32 tolerance with llama.cpp's on the same quantized file (both
+  round the activations to Q8_0 codes for integer dot products).
 
 Our side is tests/quant/quant_tool.cpp, found through $QWEN_QUANT_TOOL or the build folders.
 Without the oracle (or the tool) the tests skip, except in CI where they fail.
@@ -281,10 +281,10 @@ Q8_0, Q5_0 = 8, 6
 
 @pytest.mark.parametrize("ftype,expect", [("q8_0", {Q8_0}), ("q4_k_m", {Q5_0, Q8_0})])
 def test_tiny_quantized_model_matches_llama_cpp(tiny_f32, ftype, expect):
-    """llama.cpp quantizes the tiny synthetic model; its own dequantization of that file
-    (llama_model_quantize to F32) is the reference. On it we must agree with llama.cpp at the
-    F32 tolerance of the model parity tests; llama.cpp's quantized path itself differs from it
-    by ~3e-2 because it rounds activations to 8 bits for its quantized dot products."""
+    """llama.cpp quantizes the tiny synthetic model and runs it; both of us multiply these
+    weights with activations rounded to ggml's Q8_0 codes (integer dot products), so our
+    logits must follow llama.cpp's quantized path, far closer than either comes to the float
+    product on the dequantized weights (llama_model_quantize to F32), ~3e-2 away."""
     d, src = tiny_f32
     dst = oracles.llama_quantize(src, os.path.join(d, f"tiny-{ftype}.gguf"), ftype)
     matrix_types = {t for n, t in gguf_tensor_types(dst).items() if "norm" not in n and not n.endswith(".bias")}
@@ -293,8 +293,9 @@ def test_tiny_quantized_model_matches_llama_cpp(tiny_f32, ftype, expect):
     prompt = oracles.llama_tokenize(dst, "<|im_start|>user\nQuantized weights, same answers?<|im_end|>\n",
                                     special=True)
     ours = libqwen.logits(dst, prompt, all=True, kv="f32")
-    want = oracles.llama_logits(decoded, prompt, all=True, kv="f32", fa="off")
-    assert rel(ours, want) < 1e-5, f"{ftype}: rel {rel(ours, want):.2e} against llama.cpp on the decoded weights"
     theirs = oracles.llama_logits(dst, prompt, all=True, kv="f32", fa="off")
-    assert rel(ours, theirs) < 6e-2, f"{ftype}: rel {rel(ours, theirs):.2e} against llama.cpp's quantized path"
-    assert rel(ours, want) < rel(theirs, want)
+    want = oracles.llama_logits(decoded, prompt, all=True, kv="f32", fa="off")
+    # Measured: 0 (bit-identical) on the AVX-512 path, ~1e-7 on the portable one, against
+    # 2.4e-2 (Q4_K_M) and 3.4e-2 (Q8_0) from the decoded weights.
+    assert rel(ours, theirs) < 1e-5, f"{ftype}: rel {rel(ours, theirs):.2e} against llama.cpp's quantized path"
+    assert rel(theirs, want) > 1e-3, f"{ftype}: llama.cpp no longer rounds its activations ({rel(theirs, want):.2e})"

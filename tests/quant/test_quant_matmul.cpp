@@ -1,11 +1,13 @@
-// The generic quantized path of kernels/matmul and models with quantized weights. Both are
-// defined as "dequantize, then compute in float", so they must give bit for bit what the
-// dense F32 path gives on the dequantized values.
+// The quantized paths of kernels/matmul and models with quantized weights. The formats
+// without an integer-dot kernel are defined as "dequantize, then compute in float", so they
+// must give bit for bit what the dense F32 path gives on the dequantized values; the others
+// agree with it to the 8-bit rounding of the activations.
 
 #include "core/error.hpp"
 #include "core/half.hpp"
 #include "format/gguf.hpp"
 #include "format/gguf_source.hpp"
+#include "kernels/dispatch.hpp"
 #include "kernels/matmul.hpp"
 #include "model/context.hpp"
 #include "model/model.hpp"
@@ -100,7 +102,13 @@ TEST_CASE("every quantized type multiplies exactly like F32 on its dequantized v
             std::vector<float> yq(n_tok * rows), yf(n_tok * rows);
             matmul(wq, x.data(), cols, n_tok, yq.data(), rows);
             matmul(wf, x.data(), cols, n_tok, yf.data(), rows);
-            CHECK(yq == yf);
+            // Types with an integer-dot kernel round the activations to 8 bits first, as
+            // ggml does (tests/kernels checks those kernels exactly): within that rounding.
+            if (kernels::quant_act_type(t) != TensorType::F32) {
+                CHECK(rel_rmse(yf, yq) < 1.5e-2);  // measured 0.5-0.7%
+            } else {
+                CHECK(yq == yf);
+            }
         }
         std::vector<float> row(cols);
         dequantize_row(wq, 5, row.data());
@@ -179,7 +187,12 @@ TEST_CASE("models with quantized weights load and compute exactly on the dequant
         INFO(tag);
         const auto [quantized, decoded] = write_twins(spec, tag, pick);
         const auto a = logits(quantized, tokens), b = logits(decoded, tokens);
-        CHECK(a == b);
+        // Only Q5_K has no integer-dot kernel yet; the others round activations to 8 bits
+        // (measured 1.6-2.2% over the tiny model's layers).
+        if (tag == "q5_k")
+            CHECK(a == b);
+        else
+            CHECK(rel_rmse(b, a) < 5e-2);
         std::filesystem::remove(quantized);
         std::filesystem::remove(decoded);
     }

@@ -1,0 +1,164 @@
+// Integer-dot matmul for quantized weights in portable C++ (the path of CPUs without AVX2,
+// and of Arm): each weight block is decoded once into signed integer codes, multiplied with
+// the activation codes of every token in exact integer arithmetic, and the block sums are
+// scaled and added in float: ggml's arithmetic, in the order of its reference dot products.
+// The plain loops are written for the compiler to vectorize.
+#include "core/half.hpp"
+#include "kernels/dispatch.hpp"
+#include "quant/blocks.hpp"
+#include "quant/iq_grids.hpp"
+
+#include <cstring>
+
+namespace qwen::kernels::generic {
+
+namespace {
+
+using namespace quant;
+
+template <class B>
+B load(const uint8_t* p) {
+    B b;
+    std::memcpy(&b, p, sizeof b);
+    return b;
+}
+
+// ---------------------------------------------------------------- 32-element formats: x = d * q
+
+struct Codes32 {
+    float d;
+    int8_t q[32];
+};
+
+void decode(const BlockQ8_0& b, Codes32& c) {
+    c.d = f16_to_f32(b.d);
+    std::memcpy(c.q, b.qs, 32);
+}
+void decode(const BlockQ4_0& b, Codes32& c) {
+    c.d = f16_to_f32(b.d);
+    for (int j = 0; j < 16; ++j) {
+        c.q[j] = int8_t((b.qs[j] & 15) - 8);
+        c.q[j + 16] = int8_t((b.qs[j] >> 4) - 8);
+    }
+}
+void decode(const BlockQ5_0& b, Codes32& c) {
+    c.d = f16_to_f32(b.d);
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    for (int j = 0; j < 16; ++j) {
+        c.q[j] = int8_t(((b.qs[j] & 15) | (((qh >> j) & 1) << 4)) - 16);
+        c.q[j + 16] = int8_t(((b.qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16);
+    }
+}
+void decode(const BlockIQ4_NL& b, Codes32& c) {
+    c.d = f16_to_f32(b.d);
+    for (int j = 0; j < 16; ++j) {
+        c.q[j] = kIq4nlValues[b.qs[j] & 15];
+        c.q[j + 16] = kIq4nlValues[b.qs[j] >> 4];
+    }
+}
+
+// ---------------------------------------------------------------- K-quants
+// x = d * sc[i / 16] * q - dmin * mn[i / 16]: Q4_K's per-32 scales and mins repeated for
+// each 16, Q6_K's offset of 32 folded into signed codes (no min term).
+
+struct CodesK {
+    float d, dmin;
+    int16_t sc[16], mn[16];
+    int8_t q[256];
+};
+
+void decode(const BlockQ4_K& b, CodesK& c) {
+    c.d = f16_to_f32(b.d);
+    c.dmin = f16_to_f32(b.dmin);
+    for (int j = 0; j < 8; ++j) {
+        uint8_t sc, m;
+        scale_min_k4(j, b.scales, sc, m);
+        c.sc[2 * j] = c.sc[2 * j + 1] = sc;
+        c.mn[2 * j] = c.mn[2 * j + 1] = m;
+    }
+    for (int g = 0; g < 4; ++g)
+        for (int l = 0; l < 32; ++l) {
+            c.q[64 * g + l] = int8_t(b.qs[32 * g + l] & 15);
+            c.q[64 * g + 32 + l] = int8_t(b.qs[32 * g + l] >> 4);
+        }
+}
+void decode(const BlockQ6_K& b, CodesK& c) {
+    c.d = f16_to_f32(b.d);
+    c.dmin = 0.0f;
+    for (int i = 0; i < 16; ++i) {
+        c.sc[i] = b.scales[i];
+        c.mn[i] = 0;
+    }
+    for (int h = 0; h < 2; ++h) {
+        const uint8_t *ql = b.ql + 64 * h, *qh = b.qh + 32 * h;
+        int8_t* q = c.q + 128 * h;
+        for (int l = 0; l < 32; ++l) {
+            q[l] = int8_t(((ql[l] & 15) | ((qh[l] & 3) << 4)) - 32);
+            q[l + 32] = int8_t(((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32);
+            q[l + 64] = int8_t(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+            q[l + 96] = int8_t(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+        }
+    }
+}
+
+template <size_t N>
+int32_t dot(const int8_t* a, const int8_t* b) {
+    int32_t s = 0;
+    for (size_t i = 0; i < N; ++i) s += int32_t(a[i]) * int32_t(b[i]);
+    return s;
+}
+
+// The contribution of one decoded weight block to token t's sum.
+float block_dot(const Codes32& c, const QuantActs& x, size_t t, size_t b) {
+    const size_t nb = x.cols / 32;
+    return float(dot<32>(c.q, x.q + t * x.cols + 32 * b)) * (c.d * x.d[t * nb + b]);
+}
+float block_dot(const CodesK& c, const QuantActs& x, size_t t, size_t b) {
+    const size_t nb = x.cols / 256;
+    const int8_t* xq = x.q + t * x.cols + 256 * b;
+    const int16_t* bsums = x.bsums + (t * nb + b) * 16;
+    int32_t sumi = 0, summ = 0;
+    for (int i = 0; i < 16; ++i) {
+        sumi += c.sc[i] * dot<16>(c.q + 16 * i, xq + 16 * i);
+        summ += c.mn[i] * bsums[i];
+    }
+    const float dx = x.d[t * nb + b];
+    return c.d * dx * float(sumi) - c.dmin * dx * float(summ);
+}
+
+template <class Block, class Codes>
+void rows(const uint8_t* w, size_t row_bytes, size_t r0, size_t r1, const QuantActs& x, size_t n_tok, float* y,
+          size_t ldy) {
+    constexpr size_t kQK = sizeof(Codes::q), kTokenBlock = 64;
+    const size_t nb = x.cols / kQK;
+    float acc[kTokenBlock];
+    Codes c;
+    for (size_t r = r0; r < r1; ++r)
+        for (size_t t0 = 0; t0 < n_tok; t0 += kTokenBlock) {
+            const size_t nt = n_tok - t0 < kTokenBlock ? n_tok - t0 : kTokenBlock;
+            for (size_t t = 0; t < nt; ++t) acc[t] = 0.0f;
+            for (size_t b = 0; b < nb; ++b) {
+                decode(load<Block>(w + r * row_bytes + b * sizeof(Block)), c);
+                for (size_t t = 0; t < nt; ++t) acc[t] += block_dot(c, x, t0 + t, b);
+            }
+            for (size_t t = 0; t < nt; ++t) y[(t0 + t) * ldy + r] = acc[t];
+        }
+}
+
+}  // namespace
+
+void quant_matmul_rows(TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
+                       const QuantActs& x, size_t n_tok, float* y, size_t ldy) {
+    switch (type) {
+    case TensorType::Q8_0: rows<BlockQ8_0, Codes32>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::Q4_0: rows<BlockQ4_0, Codes32>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::Q5_0: rows<BlockQ5_0, Codes32>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::IQ4_NL: rows<BlockIQ4_NL, Codes32>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::Q4_K: rows<BlockQ4_K, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::Q6_K: rows<BlockQ6_K, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    default: break;
+    }
+}
+
+}  // namespace qwen::kernels::generic

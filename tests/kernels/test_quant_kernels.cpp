@@ -1,0 +1,291 @@
+// The integer-dot kernels of kernels/matmul for quantized weights, on the path QWEN_ISA
+// selects (CTest runs this binary once per path the machine has). Each result must equal a
+// plain scalar evaluation of ggml's arithmetic (the activations quantized by
+// quant::quantize_row, integer block sums, scaled by d_w * d_x in float) to rounding, and
+// stay within the activation quantization error of the float product of the dequantized
+// weights.
+
+#include "core/half.hpp"
+#include "kernels/dispatch.hpp"
+#include "kernels/matmul.hpp"
+#include "quant/blocks.hpp"
+#include "quant/dequantize.hpp"
+#include "quant/iq_grids.hpp"
+#include "quant/quantize.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace qwen;
+using namespace qwen::quant;
+
+namespace {
+
+template <class B>
+B block_at(const std::vector<uint8_t>& bytes, size_t i) {
+    B b;
+    std::memcpy(&b, bytes.data() + i * sizeof b, sizeof b);
+    return b;
+}
+
+std::vector<float> gaussian(size_t n, std::mt19937_64& gen, float scale) {
+    std::normal_distribution<float> dist(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(gen);
+    return v;
+}
+
+// ------------------------------------------------------------------ the scalar reference
+// One weight block's contribution to a dot product, in exact integers and then ggml's float
+// scaling: `value` the result, `magnitude` the same sum over absolute values (the scale of
+// the rounding error any summation order may make).
+
+struct Term {
+    double value = 0, magnitude = 0;
+    void add(double scale, int64_t sumi, int64_t abs_sumi) {
+        value += double(float(scale) * float(sumi));
+        magnitude += std::fabs(double(scale)) * double(abs_sumi);
+    }
+};
+
+// Code j of a 32-element block (the element is d * code).
+int code32(const BlockQ8_0& b, int j) { return b.qs[j]; }
+int nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 15 : qs[j - 16] >> 4; }
+int code32(const BlockQ4_0& b, int j) { return nibble(b.qs, j) - 8; }
+int code32(const BlockQ5_0& b, int j) {
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    return (nibble(b.qs, j) | int((qh >> j) & 1) << 4) - 16;
+}
+int code32(const BlockIQ4_NL& b, int j) { return kIq4nlValues[nibble(b.qs, j)]; }
+
+template <class B>
+void ref_block(const B& w, const BlockQ8_0& x, Term& t) {
+    int64_t s = 0, a = 0;
+    for (int j = 0; j < 32; ++j) {
+        s += code32(w, j) * x.qs[j];
+        a += std::abs(code32(w, j) * x.qs[j]);
+    }
+    t.add(f16_to_f32(w.d) * f16_to_f32(x.d), s, a);
+}
+
+void ref_block(const BlockQ4_K& w, const BlockQ8_K& x, Term& t) {
+    int64_t s = 0, a = 0, sm = 0, am = 0;
+    for (int e = 0; e < 256; ++e) {
+        const int g = e / 64, sub = e / 32;
+        const int q = (e % 64) < 32 ? w.qs[32 * g + e % 32] & 15 : w.qs[32 * g + e % 32] >> 4;
+        uint8_t sc, m;
+        scale_min_k4(sub, w.scales, sc, m);
+        s += sc * q * x.qs[e];
+        a += std::abs(sc * q * x.qs[e]);
+        sm += m * x.qs[e];
+        am += std::abs(m * x.qs[e]);
+    }
+    t.add(f16_to_f32(w.d) * x.d, s, a);
+    t.add(-(f16_to_f32(w.dmin) * x.d), sm, am);
+}
+
+void ref_block(const BlockQ6_K& w, const BlockQ8_K& x, Term& t) {
+    int64_t s = 0, a = 0;
+    for (int e = 0; e < 256; ++e) {
+        const int h = e / 128, l = e % 32, part = (e % 128) / 32;  // part: which quarter of the half
+        const uint8_t ql = w.ql[64 * h + l + 32 * (part % 2)];
+        const int lo = part < 2 ? ql & 15 : ql >> 4;
+        const int hi = (w.qh[32 * h + l] >> (2 * part)) & 3;
+        const int v = w.scales[e / 16] * ((lo | hi << 4) - 32) * x.qs[e];
+        s += v;
+        a += std::abs(v);
+    }
+    t.add(f16_to_f32(w.d) * x.d, s, a);
+}
+
+// The reference dot products of every row of w with every token of x.
+template <class B, class A>
+std::vector<Term> reference(const std::vector<uint8_t>& w, size_t rows, size_t cols, const std::vector<float>& x,
+                            size_t n_tok, TensorType act) {
+    std::vector<Term> out(rows * n_tok);
+    const size_t nb = cols / (sizeof(A::qs));
+    std::vector<uint8_t> xq(*tensor_row_bytes(act, cols));
+    for (size_t t = 0; t < n_tok; ++t) {
+        quantize_row(act, x.data() + t * cols, xq.data(), cols);
+        for (size_t r = 0; r < rows; ++r)
+            for (size_t b = 0; b < nb; ++b)
+                ref_block(block_at<B>(w, r * nb + b), block_at<A>(xq, b), out[t * rows + r]);
+    }
+    return out;
+}
+
+// ------------------------------------------------------------------ weights
+
+// f16 scale fields of each block (everything else is codes or integer sub-scales).
+std::vector<size_t> scale_offsets(TensorType type) {
+    switch (type) {
+    case TensorType::Q4_K: return {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)};
+    case TensorType::Q6_K: return {offsetof(BlockQ6_K, d)};
+    default: return {0};
+    }
+}
+
+void set_scales(TensorType type, uint8_t* block, float d) {
+    const uint16_t h = f32_to_f16(d);
+    for (size_t at : scale_offsets(type)) std::memcpy(block + at, &h, 2);
+}
+
+// Rows of real quantized weights interleaved with adversarial blocks: random bytes, byte
+// patterns that give all-zero and maximal-magnitude codes (0x00, 0xFF, 0x80, 0x88, 0x77
+// cover the extremes of every format), zero, tiny (subnormal) and the largest f16 scales.
+std::vector<uint8_t> weights(TensorType type, size_t rows, size_t cols, uint64_t seed) {
+    const auto info = tensor_type_info(type);
+    const size_t nb = cols / info.block_elems, bytes = info.block_bytes;
+    std::mt19937_64 gen(seed);
+    std::vector<uint8_t> w(rows * nb * bytes);
+    for (size_t r = 0; r < rows; ++r) {
+        uint8_t* row = w.data() + r * nb * bytes;
+        quantize_row(type, gaussian(cols, gen, 0.05f).data(), row, cols);
+        if (r % 3 == 0) continue;  // a third of the rows stay as the quantizer made them
+        for (size_t b = 0; b < nb; ++b) {
+            uint8_t* blk = row + b * bytes;
+            const uint8_t patterns[] = {0x00, 0xFF, 0x80, 0x88, 0x77};
+            switch (gen() % 8) {
+            case 0:
+                for (size_t i = 0; i < bytes; ++i) blk[i] = uint8_t(gen());
+                set_scales(type, blk, 0.01f);
+                break;
+            case 1:
+                std::memset(blk, patterns[gen() % 5], bytes);
+                set_scales(type, blk, 0.02f);
+                break;
+            case 2: set_scales(type, blk, 0.0f); break;
+            case 3: set_scales(type, blk, 0x1p-24f); break;
+            case 4:
+                std::memset(blk, patterns[gen() % 5], bytes);
+                set_scales(type, blk, 65504.0f);
+                break;
+            default: break;  // the quantizer's block
+            }
+        }
+    }
+    return w;
+}
+
+// Activations: gaussian rows, with an all-zero token and a token of large values when
+// there are enough tokens.
+std::vector<float> activations(size_t n_tok, size_t cols, uint64_t seed) {
+    std::mt19937_64 gen(seed);
+    std::vector<float> x = gaussian(n_tok * cols, gen, 1.0f);
+    if (n_tok >= 3) std::fill(x.begin() + cols, x.begin() + 2 * cols, 0.0f);
+    if (n_tok >= 8)
+        for (size_t c = 0; c < cols; ++c) x[2 * cols + c] *= 1e4f;
+    return x;
+}
+
+float act_scale(const BlockQ8_0& b) { return f16_to_f32(b.d); }
+float act_scale(const BlockQ8_K& b) { return b.d; }
+
+template <class B, class A>
+void check_type(TensorType type, size_t cols) {
+    const TensorType act = sizeof(A::qs) == 32 ? TensorType::Q8_0 : TensorType::Q8_K;
+    REQUIRE(kernels::quant_act_type(type) == act);
+    const size_t rows = 37;  // not a multiple of the 16-row chunk or of any tile
+    const auto w = weights(type, rows, cols, cols + size_t(type));
+    const Matrix m{type, w.data(), rows, cols, *tensor_row_bytes(type, cols)};
+    std::vector<float> deq(rows * cols);
+    for (size_t r = 0; r < rows; ++r) dequantize_row(m, r, deq.data() + r * cols);
+    for (size_t n_tok : {1, 3, 8, 17}) {
+        INFO("n_tok " << n_tok);
+        const auto x = activations(n_tok, cols, n_tok);
+        std::vector<float> y(n_tok * rows, -1.0f);
+        matmul(m, x.data(), cols, n_tok, y.data(), rows);
+        const auto ref = reference<B, A>(w, rows, cols, x, n_tok, act);
+        std::vector<uint8_t> xq(*tensor_row_bytes(act, cols));
+        for (size_t t = 0; t < n_tok; ++t) {
+            quantize_row(act, x.data() + t * cols, xq.data(), cols);
+            for (size_t r = 0; r < rows; ++r) {
+                const double got = y[t * rows + r];
+                const Term& e = ref[t * rows + r];
+                INFO("row " << r << " token " << t);
+                REQUIRE(std::isfinite(got));
+                CHECK(std::fabs(got - e.value) <= 1e-5 * e.magnitude);
+                // Against the float product: each activation is off by at most half its
+                // block's step d_x (plus d_x's own f16 rounding for Q8_0).
+                double exact = 0, bound = 1e-5 * e.magnitude;
+                for (size_t c = 0; c < cols; ++c) {
+                    const double wv = deq[r * cols + c], xv = x[t * cols + c];
+                    exact += wv * xv;
+                    const size_t blk = c / sizeof(A::qs);
+                    const double dx = act_scale(block_at<A>(xq, blk));
+                    bound += std::fabs(wv) * (0.5 * std::fabs(dx) + 1e-3 * std::fabs(xv));
+                }
+                CHECK(std::fabs(got - exact) <= bound * 1.001 + 1e-30);
+            }
+        }
+    }
+}
+
+// A row whose first block has a NaN or infinite scale gives a non-finite result for every
+// token and leaves the other rows as they were.
+void check_non_finite(TensorType type, size_t cols) {
+    const size_t rows = 9, n_tok = 5;
+    auto w = weights(type, rows, cols, 7);
+    const Matrix m{type, w.data(), rows, cols, *tensor_row_bytes(type, cols)};
+    const auto x = activations(n_tok, cols, 3);
+    std::vector<float> before(n_tok * rows), after(n_tok * rows);
+    matmul(m, x.data(), cols, n_tok, before.data(), rows);
+    const float bad[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()};
+    for (float v : bad) {
+        INFO("scale " << v);
+        std::vector<uint8_t> poisoned = w;
+        set_scales(type, poisoned.data() + 4 * m.row_bytes, v);
+        const Matrix p{type, poisoned.data(), rows, cols, m.row_bytes};
+        matmul(p, x.data(), cols, n_tok, after.data(), rows);
+        for (size_t t = 0; t < n_tok; ++t)
+            for (size_t r = 0; r < rows; ++r) {
+                if (r == 4) {
+                    // The all-zero token: Q8_K gives d_x = 0 and Q8_0 d_x = 0, so inf * 0 is NaN.
+                    CHECK_FALSE(std::isfinite(after[t * rows + r]));
+                } else {
+                    CHECK(after[t * rows + r] == before[t * rows + r]);
+                }
+            }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("the kernel table has an integer-dot path for the formats it claims") {
+    MESSAGE("kernel path: " << std::string(kernels::kernel_table().isa));
+    for (TensorType t : {TensorType::Q4_1, TensorType::Q5_1, TensorType::Q5_K, TensorType::IQ4_XS, TensorType::F16})
+        CHECK(kernels::quant_act_type(t) == TensorType::F32);
+}
+
+TEST_CASE("Q8_0 weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {896, 4864}) check_type<BlockQ8_0, BlockQ8_0>(TensorType::Q8_0, cols);
+}
+TEST_CASE("Q4_0 weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {896, 4864}) check_type<BlockQ4_0, BlockQ8_0>(TensorType::Q4_0, cols);
+}
+TEST_CASE("Q5_0 weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {896, 4864}) check_type<BlockQ5_0, BlockQ8_0>(TensorType::Q5_0, cols);
+}
+TEST_CASE("IQ4_NL weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {896, 4864}) check_type<BlockIQ4_NL, BlockQ8_0>(TensorType::IQ4_NL, cols);
+}
+// 896 is not a whole number of 256-element super-blocks: the K-quants take 512 instead.
+TEST_CASE("Q4_K weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {512, 4864}) check_type<BlockQ4_K, BlockQ8_K>(TensorType::Q4_K, cols);
+}
+TEST_CASE("Q6_K weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {512, 4864}) check_type<BlockQ6_K, BlockQ8_K>(TensorType::Q6_K, cols);
+}
+
+TEST_CASE("a NaN or infinite weight scale propagates to its row only") {
+    for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0, TensorType::IQ4_NL})
+        check_non_finite(t, 896);
+    for (TensorType t : {TensorType::Q4_K, TensorType::Q6_K}) check_non_finite(t, 512);
+}
