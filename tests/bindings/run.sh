@@ -18,7 +18,7 @@
 # The model: QWEN_TEST_MODEL if set (a GGUF file with Qwen2.5's tokenizer), else a tiny
 # synthetic Qwen2 written by the installed `qwen synth` with the real tokenizer and chat
 # template from the oracles (QWEN_ORACLE_DIR, default build/oracles).
-# Cargo builds in BUILD_DIR/bindings/cargo (kept between runs). Env: CC (default cc),
+# Env: CARGO_TARGET_DIR (default BUILD_DIR/cargo-target, kept between runs), CC (default cc),
 # KEEP=1 keeps the temporary directory.
 # Prints PASS/FAIL per check and a summary; exits non-zero if any check failed.
 set -uo pipefail
@@ -102,7 +102,7 @@ uses_installed() {
 }
 
 # ---- rust ---------------------------------------------------------------------------------
-export CARGO_TARGET_DIR=$build/bindings/cargo
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$build/cargo-target}
 rust_tests() { (cd "$repo/examples/rust" && cargo test --offline --locked); }
 step "rust: cargo test --offline" rust_tests && grep -E '^test |test result' "$log" | sed 's/^/      | /'
 rust_chat() {
