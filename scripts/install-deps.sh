@@ -9,7 +9,8 @@
 #                libcurl4-openssl-dev libssl-dev (`qwen download` only)
 #   tests        abigail-tools (scripts/abi-check.sh), binutils + file (tests/consumers),
 #                python3-pytest python3-numpy python3-jinja2 python3-jsonschema tmux (tests/python),
-#                git + ca-certificates (scripts/build-llama-oracle.sh, npm over https)
+#                git + ca-certificates (scripts/build-llama-oracle.sh, npm over https),
+#                cargo rustc golang-go valgrind (tests/bindings: Rust, Go, leak checks)
 #   oracles      node + npm (scripts/fetch-oracles.sh): installed from Debian only when `node`
 #                is missing, so a newer Node.js already on the machine is left alone.
 # Usage: scripts/install-deps.sh     (sudo is used when not run as root)
@@ -22,6 +23,7 @@ packages=(
   abigail-tools binutils file git ca-certificates
   python3-pytest python3-numpy python3-jinja2 python3-jsonschema tmux
   libcurl4-openssl-dev libssl-dev
+  cargo rustc golang-go valgrind
 )
 if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs npm)

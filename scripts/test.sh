@@ -7,6 +7,8 @@
 #   unit          ctest --preset release (doctest per module, 2 in parallel)
 #   python        /usr/bin/python3 -m pytest tests/python (parity with llama.cpp and NumPy)
 #   consumers     tests/consumers/run.sh: install, then pkg-config / find_package / static
+#   bindings      tests/bindings/run.sh: Rust (cargo test) and Go (go test) bindings, the C++
+#                 chat REPL, valgrind on the C and C++ programs, against an installed copy
 #   abi           scripts/abi-check.sh against abi/libqwen.so.<ABI>.abi
 #   asan          the unit tests again built with ASan + UBSan (preset asan)
 # Ends with the line "suites: N passed, N failed" and exits non-zero if any suite failed.
@@ -98,6 +100,7 @@ if [[ -z ${QWEN_TEST_MODEL:-} && -x $QWEN_CLI && -f $tokenizer ]]; then
   fi
 fi
 suite consumers "$repo/tests/consumers/run.sh" "$build"
+suite bindings "$repo/tests/bindings/run.sh" "$build"
 
 suite abi "$repo/scripts/abi-check.sh" "$build"
 

@@ -1,0 +1,3 @@
+module libqwen.dev/qwen
+
+go 1.19
