@@ -555,8 +555,11 @@ typedef struct qwen_generate_result {
  * conversation so far, not only its new part). Tokens already in the KV cache as a prefix of
  * the prompt are reused: only the rest is evaluated, so the next turn of a chat costs only its
  * new tokens. Then it samples with `sampler` (NULL: greedy) until a finish reason, calling
- * params->callback after every token. The generated tokens stay in the context (see
- * qwen_context_tokens()). params may be NULL (defaults); result may be NULL.
+ * params->callback after every token. The prompt and the generated tokens are left in the
+ * context except the last sampled one, which was never evaluated (so after n generated tokens
+ * qwen_context_n_past() is n_prompt + n - 1; qwen_context_tokens() lists them); the next call
+ * with the conversation so far reuses all of them. params may be NULL (defaults); result may
+ * be NULL.
  * Stopping (EOS, stop string, length, callback, abort, full context) is success: QWEN_OK
  * with the reason in result->finish_reason.
  * Errors: QWEN_ERR_INVALID_ARGUMENT (NULL ctx/prompt, n_prompt 0, an invalid id, bad params);
