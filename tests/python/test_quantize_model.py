@@ -34,7 +34,10 @@ CONFIG = dict(TINY_CONFIG, hidden_size=448, intermediate_size=512, num_hidden_la
 PROMPT = [1, 17, 200, 42, 255, 300, 7, 99, 128, 383, 64, 5]
 
 # ggml type ids
-F32, F16, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL = 0, 1, 6, 7, 8, 12, 13, 14, 20
+F32, F16, Q4_0, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL = 0, 1, 2, 6, 7, 8, 12, 13, 14, 20
+# Weight types libqwen multiplies with integer dot products on quantized activations, as
+# llama.cpp does (lib/kernels); the others are decoded to float tiles.
+INT_DOT = {F32, Q4_0, Q5_0, Q8_0, Q4_K, Q6_K, IQ4_NL}
 
 
 def read_gguf(path: str) -> tuple[list[tuple[str, int, bytes]], list[tuple[str, int, tuple, bytes]]]:
@@ -157,7 +160,19 @@ def test_our_file_runs_in_llama_cpp_and_libqwen(model, ftype):
     theirs = oracles.llama_logits(ours, PROMPT, all=True, kv="f32", fa="off")
     got = libqwen.logits(ours, PROMPT, all=True, kv="f32")
     assert np.all(np.isfinite(theirs)) and rel(theirs, want) < 6e-2, f"{ftype}: llama.cpp on our file"
-    assert rel(got, want) < 1e-5, f"{ftype}: libqwen on our file, rel {rel(got, want):.2e}"
+    types = {t for _, t, _, _ in read_gguf(ours)[1]}
+    if types <= INT_DOT:
+        # Both engines round the activations to Q8 and sum integer products: we follow
+        # llama.cpp on the file at least twice as closely as float math on the decoded weights
+        # does. (Measured: 0 for Q8_0 and IQ4_NL; 4e-3 to 9e-3 for Q4_0, Q6_K and Q4_K_M at this
+        # 448-wide shape, against 2e-2 or more for the float reference - to be traced: llama.cpp
+        # repacks Q4_0/Q4_K for its batched kernels.)
+        limit = max(1e-5, 0.5 * rel(want, theirs))
+        assert rel(got, theirs) < limit, f"{ftype}: libqwen vs llama.cpp on our file, rel {rel(got, theirs):.2e}"
+    else:
+        # Some matrices are still decoded to float here (exact weights, float activations):
+        # we sit between llama.cpp on the file and the dequantized-weights reference.
+        assert rel(got, theirs) < 6e-2 and rel(got, want) < 6e-2, f"{ftype}: libqwen on our file"
 
 
 def test_untied_model_and_bf16_input(tmp_path):
