@@ -56,15 +56,13 @@ def membw_gbs() -> float:
 
 def model_bytes(qwen: Path, model: str) -> tuple[float, float, str]:
     """(weight bytes read per decode step, KV bytes per token of context, type summary)."""
-    info = subprocess.run([str(qwen), "info", model], check=True, capture_output=True, text=True).stdout
+    info = subprocess.run([str(qwen), "info", model, "--tensors"], check=True, capture_output=True, text=True).stdout
     mib = float(re.search(r"tensors: \d+, [\d.]+ M parameters, ([\d.]+) MiB", info).group(1))
     hp = re.search(r"embedding (\d+), layers (\d+), heads \d+ \(kv (\d+), dim (\d+)\)", info)
     _, layers, kv_heads, head_dim = (int(x) for x in hp.groups())
     weights = mib * 2**20
     if "embeddings: tied" not in info:  # an untied token_embd is only looked up, one row a token
-        embd = re.search(r"token_embd\.weight\s+\S+\s+\{[\d, ]+\}\s+(\d+) bytes",
-                         subprocess.run([str(qwen), "info", model, "--tensors"], check=True, capture_output=True,
-                                        text=True).stdout)
+        embd = re.search(r"token_embd\.weight\s+\S+\s+\{[\d, ]+\}\s+(\d+) bytes", info)
         if embd:
             weights -= float(embd.group(1))
     types = re.findall(r"^  (\w+)\s+\d+ tensors\s+([\d.]+) M parameters", info, re.M)

@@ -72,12 +72,17 @@ struct Result {
     std::vector<double> tok_s;
 };
 
+// Fills an empty context with its first `depth` tokens, in batches (untimed).
+void fill(qwen_context* ctx, const std::vector<int32_t>& toks, long long depth) {
+    check(qwen_context_truncate(ctx, 0));
+    for (long long b = 0; b < depth; b += 512) check(qwen_eval(ctx, toks.data() + b, size_t(std::min(512LL, depth - b)), 0));
+}
+
 // Runs the tests of one depth on a context that holds depth + max(pp, tg) tokens.
 void bench_depth(qwen_context* ctx, const std::vector<int32_t>& toks, long long depth, long long pp, long long tg,
                  long long reps, std::vector<Result>& out) {
     using clock = std::chrono::steady_clock;
-    check(qwen_context_truncate(ctx, 0));
-    for (long long b = 0; b < depth; b += 512) check(qwen_eval(ctx, toks.data() + b, size_t(std::min(512LL, depth - b)), 0));
+    fill(ctx, toks, depth);
     if (pp > 0) {
         Result r{"pp" + std::to_string(pp), depth, {}};
         for (long long i = 0; i < reps; ++i) {
@@ -104,11 +109,7 @@ void bench_depth(qwen_context* ctx, const std::vector<int32_t>& toks, long long 
 void bench_batched(qwen_context* const* ctxs, size_t S, const std::vector<int32_t>& toks, long long depth,
                    long long tg, long long reps, std::vector<Result>& out) {
     using clock = std::chrono::steady_clock;
-    for (size_t s = 0; s < S; ++s) {
-        check(qwen_context_truncate(ctxs[s], 0));
-        for (long long b = 0; b < depth; b += 512)
-            check(qwen_eval(ctxs[s], toks.data() + b, size_t(std::min(512LL, depth - b)), 0));
-    }
+    for (size_t s = 0; s < S; ++s) fill(ctxs[s], toks, depth);
     Result r{"tg" + std::to_string(tg) + "x" + std::to_string(S), depth, {}};
     std::vector<int32_t> step(S);
     for (long long i = 0; i < reps; ++i) {

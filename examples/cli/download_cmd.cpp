@@ -5,7 +5,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 
 namespace qwen_cli {
@@ -39,13 +38,9 @@ int download_main(int argc, char** argv) {
     if (!a.error().empty()) throw UsageError(a.error());
     const std::string cache = cache_dir();
     if (a.has("list")) {
-        for (const auto& v : variants()) {
-            const std::string dir = variant_dir(cache, v);
-            bool have = true;
-            for (const char* f : v.files) have &= std::filesystem::exists(dir + "/" + f);
+        for (const auto& v : variants())
             std::printf("%-7s %s/%s%s%s\n", v.name, v.repo, v.files[0], v.files.size() > 1 ? " (+ config and tokenizer)" : "",
-                        have ? "  [downloaded]" : "");
-        }
+                        is_downloaded(cache, v) ? "  [downloaded]" : "");
         return 0;
     }
     const Variant* v = find_variant(name);
@@ -63,7 +58,7 @@ int download_main(int argc, char** argv) {
         const std::string what = download_file(opt, v->repo, f, dir + "/" + f);
         if (!a.has("quiet")) std::fprintf(stderr, "%s: %s\n", f, what.c_str());
     }
-    std::printf("%s\n", (v->files.size() == 1 ? dir + "/" + v->files[0] : dir).c_str());
+    std::printf("%s\n", variant_path(cache, *v).c_str());
     return 0;
 }
 

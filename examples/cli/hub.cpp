@@ -26,6 +26,18 @@ namespace fs = std::filesystem;
 
 namespace qwen_cli {
 
+static std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    return s;
+}
+
+static std::string trim(const std::string& s) {
+    auto space = [](unsigned char c) { return std::isspace(c) != 0; };
+    const auto b = std::find_if_not(s.begin(), s.end(), space);
+    const auto e = std::find_if_not(s.rbegin(), std::string::const_reverse_iterator(b), space).base();
+    return std::string(b, e);
+}
+
 const std::vector<Variant>& variants() {
     static const std::vector<Variant> v = [] {
         std::vector<Variant> out;
@@ -48,10 +60,9 @@ const std::vector<Variant>& variants() {
 }
 
 const Variant* find_variant(const std::string& name) {
-    std::string lower = name;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    const std::string wanted = lower(name);
     for (const auto& v : variants())
-        if (lower == v.name) return &v;
+        if (wanted == v.name) return &v;
     return nullptr;
 }
 
@@ -68,16 +79,24 @@ std::string variant_dir(const std::string& cache, const Variant& v) {
     return cache + "/" + repo;
 }
 
+std::string variant_path(const std::string& cache, const Variant& v) {
+    const std::string dir = variant_dir(cache, v);
+    return v.files.size() == 1 ? dir + "/" + v.files[0] : dir;
+}
+
+bool is_downloaded(const std::string& cache, const Variant& v) {
+    const std::string dir = variant_dir(cache, v);
+    return std::all_of(v.files.begin(), v.files.end(), [&](const char* f) { return fs::exists(dir + "/" + f); });
+}
+
 std::string resolve_model(const std::string& arg) {
     if (fs::exists(arg)) return arg;
     const Variant* v = find_variant(arg);
     if (!v) return arg;
-    const std::string dir = variant_dir(cache_dir(), *v);
-    const std::string path = v->files.size() == 1 ? dir + "/" + v->files[0] : dir;
-    bool complete = true;
-    for (const char* f : v->files) complete &= fs::exists(dir + "/" + f);
-    if (!complete) throw UsageError("'" + arg + "' is not downloaded yet: run 'qwen download " + v->name + "'");
-    return path;
+    const std::string cache = cache_dir();
+    if (!is_downloaded(cache, *v))
+        throw UsageError("'" + arg + "' is not downloaded yet: run 'qwen download " + v->name + "'");
+    return variant_path(cache, *v);
 }
 
 namespace {
@@ -106,15 +125,6 @@ CurlPtr new_handle(const std::string& url, curl_slist* headers) {
     return c;
 }
 
-std::string lower_trim(std::string s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-    size_t i = 0;
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-    s = s.substr(i);
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    return s;
-}
-
 // What the HEAD request tells about a file.
 struct Remote {
     long long size = -1;  // -1: not said
@@ -132,10 +142,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     const std::string line(data, size * n);
     const size_t colon = line.find(':');
     if (colon == std::string::npos) return size * n;
-    const std::string key = lower_trim(line.substr(0, colon));
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
-    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front()))) value.erase(0, 1);
+    const std::string key = lower(trim(line.substr(0, colon))), value = trim(line.substr(colon + 1));
     if (key == "etag") h->etag = value;
     else if (key == "x-linked-etag") h->linked_etag = value;
     else if (key == "content-length") h->length = value;
@@ -245,7 +252,7 @@ std::string verify(const std::string& path, const Remote& r) {
     const bool sha256 = is_hex(r.etag, 64), sha1 = is_hex(r.etag, 40);
     if (!sha256 && !sha1) return {};  // no checksum published: the size is all we can check
     const std::string got = digest(path, sha1, size);
-    if (got != lower_trim(r.etag))
+    if (got != lower(r.etag))
         return std::string(sha256 ? "SHA-256 " : "git SHA-1 ") + got + ", the hub says " + r.etag;
     return {};
 }

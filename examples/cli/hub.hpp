@@ -23,6 +23,10 @@ const Variant* find_variant(const std::string& name);
 std::string cache_dir();
 // Where a variant's files live in the cache: <cache>/<owner>--<name>/.
 std::string variant_dir(const std::string& cache, const Variant& v);
+// What -m VARIANT stands for: its one file, or the folder of its files.
+std::string variant_path(const std::string& cache, const Variant& v);
+// True when every file of the variant is in the cache.
+bool is_downloaded(const std::string& cache, const Variant& v);
 
 // -m accepts a path, or a variant name whose files are in the cache; anything else is
 // returned unchanged (and the loader reports it). Names that are not downloaded yet get a

@@ -9,6 +9,19 @@
 
 namespace qwen {
 
+// NaN or Inf weights (or activations that overflow) would silently poison sampling, so every
+// evaluation checks its logits (one pass over them) before it commits anything.
+static size_t first_non_finite(const float* logits, size_t n) {
+    size_t i = 0;
+    while (i < n && std::isfinite(logits[i])) ++i;
+    return i;
+}
+
+[[noreturn]] static void fail_non_finite(size_t i, uint32_t n_vocab, const char* row_kind) {
+    fail(QWEN_ERR_FORMAT, "the model produced a non-finite logit (", row_kind, " ", i / n_vocab, ", token id ",
+         i % n_vocab, "): its weights hold NaN or Inf values, or overflow float");
+}
+
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
       n_threads_(params.n_threads > 0 ? params.n_threads : omp_get_num_procs()),
@@ -62,14 +75,10 @@ void Context::eval(const int32_t* tokens, size_t n, bool all_logits) {
         kv_.set_n_past(kv_.n_past() + nb);
         done += nb;
     }
-    // NaN or Inf weights (or activations that overflow) would silently poison sampling:
-    // refuse them here, where it costs one pass over the logits, and forget the tokens.
-    for (size_t i = 0; i < rows * h.n_vocab; ++i)
-        if (!std::isfinite(logits_[i])) {
-            kv_.set_n_past(n_past0);
-            fail(QWEN_ERR_FORMAT, "the model produced a non-finite logit (row ", i / h.n_vocab, ", token id ",
-                 i % h.n_vocab, "): its weights hold NaN or Inf values, or overflow float");
-        }
+    if (const size_t bad = first_non_finite(logits_.data(), rows * h.n_vocab); bad < rows * h.n_vocab) {
+        kv_.set_n_past(n_past0);  // forget the tokens
+        fail_non_finite(bad, h.n_vocab, "row");
+    }
     n_rows_ = rows;
     tokens_.insert(tokens_.end(), tokens, tokens + n);
 }
@@ -111,10 +120,8 @@ void Context::eval_batch(Context* const* ctxs, const int32_t* tokens, size_t n) 
         lead.forward(tokens + done, seqs.data(), m, lead.batch_logits_.data() + done * h.n_vocab, false);
         done += m;
     }
-    for (size_t i = 0; i < n * h.n_vocab; ++i)
-        if (!std::isfinite(lead.batch_logits_[i]))
-            fail(QWEN_ERR_FORMAT, "the model produced a non-finite logit (sequence ", i / h.n_vocab, ", token id ",
-                 i % h.n_vocab, "): its weights hold NaN or Inf values, or overflow float");
+    if (const size_t bad = first_non_finite(lead.batch_logits_.data(), n * h.n_vocab); bad < n * h.n_vocab)
+        fail_non_finite(bad, h.n_vocab, "sequence");
     for (size_t i = 0; i < n; ++i) {
         Context& c = *ctxs[i];
         std::copy_n(lead.batch_logits_.data() + i * h.n_vocab, h.n_vocab, c.logits_.data());

@@ -30,35 +30,9 @@ repo=$(cd "$here/../.." && pwd)
 cc=${CC:-cc}
 oracles=${QWEN_ORACLE_DIR:-$repo/build/oracles}
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qwen-bindings.XXXXXX")
-if [[ ${KEEP:-0} == 1 ]]; then
-  echo "bindings: keeping $tmp"
-else
-  trap 'rm -rf "$tmp"' EXIT
-fi
-prefix=$tmp/prefix
-log=$tmp/log
-
-passed=0
-failed=0
-failures=()
-pass() { echo "PASS  $1"; passed=$((passed + 1)); }
-fail() {
-  echo "FAIL  $1"
-  [[ -s $log ]] && sed 's/^/      | /' "$log" | tail -n 40
-  failed=$((failed + 1))
-  failures+=("$1")
-}
-# step NAME CMD...: runs CMD with its output in $log; PASS/FAIL on its exit status.
-step() {
-  local name=$1; shift
-  if "$@" >"$log" 2>&1; then pass "$name"; return 0; else fail "$name"; return 1; fi
-}
-summary() {
-  echo "== binding checks: $passed passed, $failed failed"
-  for f in "${failures[@]}"; do echo "   failed: $f"; done
-  [[ $failed -eq 0 ]]
-}
+# shellcheck source=../check_harness.sh
+source "$here/../check_harness.sh"
+harness_init bindings
 
 echo "== libqwen binding tests: $build -> $prefix"
 

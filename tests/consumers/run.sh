@@ -24,30 +24,9 @@ repo=$(cd "$here/../.." && pwd)
 cc=${CC:-cc}
 abi=$(sed -n 's/^#define QWEN_ABI_VERSION \{1,\}\([0-9]\{1,\}\).*/\1/p' "$repo/include/qwen/qwen.h")
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qwen-consumers.XXXXXX")
-if [[ ${KEEP:-0} == 1 ]]; then
-  echo "consumers: keeping $tmp"
-else
-  trap 'rm -rf "$tmp"' EXIT
-fi
-prefix=$tmp/prefix
-log=$tmp/log
-
-passed=0
-failed=0
-failures=()
-pass() { echo "PASS  $1"; passed=$((passed + 1)); }
-fail() {
-  echo "FAIL  $1"
-  [[ -s $log ]] && sed 's/^/      | /' "$log" | tail -n 40
-  failed=$((failed + 1))
-  failures+=("$1")
-}
-# step NAME CMD...: runs CMD with its output in $log; PASS/FAIL on its exit status.
-step() {
-  local name=$1; shift
-  if "$@" >"$log" 2>&1; then pass "$name"; return 0; else fail "$name"; return 1; fi
-}
+# shellcheck source=../check_harness.sh
+source "$here/../check_harness.sh"
+harness_init consumers
 # show FILE: prints the output of a consumer run, indented.
 show() { sed 's/^/      > /' "$1"; }
 
@@ -156,6 +135,4 @@ if step "static: pkg-config --static build" build_pc_static; then
 fi
 
 # ---- summary -------------------------------------------------------------------------------
-echo "== consumer checks: $passed passed, $failed failed"
-for f in "${failures[@]}"; do echo "   failed: $f"; done
-[[ $failed -eq 0 ]]
+summary
