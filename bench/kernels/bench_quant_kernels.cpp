@@ -1,13 +1,16 @@
 // Quantized matmul at Qwen2.5-0.5B's shapes, single-threaded, on the path QWEN_ISA selects:
-// the integer-dot kernels ("int") against decoding rows to float and multiplying in float
+// the row-interleaved kernels on repacked weights ("packed", kernels/packed.hpp, when the
+// CPU has them), the integer-dot kernels on the rows as stored ("int") against decoding rows to float and multiplying in float
 // ("decoded": what kernels/matmul did for every block format before them, and still does
 // for the formats without a kernel). Counters: weight bytes streamed per second (what
 // bounds decode, n_tok 1) and multiply-adds (as 2 FLOP) per second (what bounds prefill).
 //
 //   QWEN_ISA=avx2 build/release/bench/kernels/bench_kernels --benchmark_filter='Q5_0/896x4864'
+#include "core/aligned_buffer.hpp"
 #include "core/half.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/matmul.hpp"
+#include "kernels/packed.hpp"
 #include "quant/blocks.hpp"
 #include "quant/dequantize.hpp"
 
@@ -67,14 +70,25 @@ void decoded_matmul(const qwen::Matrix& w, const float* x, size_t n_tok, float* 
     }
 }
 
-void run(benchmark::State& state, TensorType type, size_t rows, size_t cols, size_t n_tok, bool integer) {
-    const qwen::Matrix w = weights(type, rows, cols).matrix();
+enum class Path { packed, integer, decoded };
+
+void run(benchmark::State& state, TensorType type, size_t rows, size_t cols, size_t n_tok, Path path) {
+    qwen::Matrix w = weights(type, rows, cols).matrix();
+    qwen::AlignedBuffer<uint8_t> packed;
+    if (path == Path::packed) {
+        if (!qwen::packed_bytes(w)) {
+            state.SkipWithError("no packed kernel for this type on this CPU");
+            return;
+        }
+        packed.resize(qwen::packed_bytes(w));
+        qwen::pack_matrix(w, packed.data());
+    }
     std::vector<float> x(n_tok * cols), y(n_tok * rows);
     std::mt19937 gen(2);
     std::normal_distribution<float> dist;
     for (float& v : x) v = dist(gen);
     for (auto _ : state) {
-        if (integer)
+        if (path != Path::decoded)
             qwen::matmul(w, x.data(), cols, n_tok, y.data(), rows);
         else
             decoded_matmul(w, x.data(), n_tok, y.data());
@@ -101,11 +115,12 @@ int main(int argc, char** argv) {
         for (Shape s : shapes) {
             if (s.cols % qwen::tensor_type_info(t).block_elems) continue;  // K-quants: only ffn_down
             for (size_t n_tok : {1, 64})
-                for (bool integer : {true, false}) {
+                for (Path path : {Path::packed, Path::integer, Path::decoded}) {
+                    if (path == Path::packed && !qwen::kernels::packable(t, s.rows, s.cols)) continue;
+                    const char* suffix = path == Path::packed ? "/packed" : path == Path::integer ? "/int" : "/decoded";
                     const std::string name = std::string(qwen::tensor_type_name(t)) + "/" + std::to_string(s.rows) +
-                                             "x" + std::to_string(s.cols) + "/tok:" + std::to_string(n_tok) +
-                                             (integer ? "/int" : "/decoded");
-                    benchmark::RegisterBenchmark(name.c_str(), run, t, s.rows, s.cols, n_tok, integer)
+                                             "x" + std::to_string(s.cols) + "/tok:" + std::to_string(n_tok) + suffix;
+                    benchmark::RegisterBenchmark(name.c_str(), run, t, s.rows, s.cols, n_tok, path)
                         ->Unit(benchmark::kMillisecond)
                         ->MinTime(0.2);
                 }

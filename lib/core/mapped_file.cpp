@@ -1,5 +1,7 @@
 #include "core/mapped_file.hpp"
 
+#include "core/page_buffer.hpp"
+
 #include "core/error.hpp"
 
 #include <cerrno>
@@ -50,6 +52,10 @@ MappedFile::MappedFile(const std::string& path, bool use_mmap) : path_(path) {
         done += static_cast<size_t>(n);
     }
     data_ = owned_.data();
+}
+
+void MappedFile::release(const uint8_t* p, size_t n) const {
+    if (mapped_) release_pages(p, n);
 }
 
 MappedFile::~MappedFile() {

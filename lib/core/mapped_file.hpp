@@ -20,6 +20,9 @@ public:
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
+    // Drops the pages of [p, p + n) (inside data()) from memory if the file is mapped; they are
+    // read again if touched. Does nothing to a file read into memory.
+    void release(const uint8_t* p, size_t n) const;
 
 private:
     std::string path_;

@@ -106,6 +106,8 @@ public:
                                               ", data at offset ", t.offset, ")")});
     }
 
+    void release(const uint8_t* data, size_t bytes) const override { file_->release(data, bytes); }
+
 private:
     std::shared_ptr<const GgufFile> file_;
 };

@@ -55,6 +55,9 @@ public:
     // The sampling defaults the files declare: a Hugging Face folder's generation_config.json,
     // a GGUF file's general.sampling.* keys. nullopt when they declare none.
     std::optional<GenerationDefaults> generation_defaults() const { return generation_defaults_; }
+    // Tells the source the model no longer reads these tensor bytes (it keeps a converted
+    // copy): a mapped file drops their pages, so they stop counting in the resident size.
+    virtual void release(const uint8_t* /*data*/, size_t /*bytes*/) const {}
 
 protected:
     Qwen2Hparams hparams_;

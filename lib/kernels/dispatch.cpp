@@ -13,14 +13,16 @@ const KernelTable& kernel_table() {
         case Isa::Avx512:
             // The AVX-512 integer dot products are VNNI's vpdpbusd; a CPU with AVX-512 but no
             // VNNI (Skylake-X) keeps AVX2's maddubs kernels, which compute the same sums.
-            return {"avx512", 16, avx512::dense_matmul_rows,
-                    cpu_features().avx512vnni ? avx512::quant_matmul_rows : avx2::quant_matmul_rows,
-                    avx512::attend};
-        case Isa::Avx2: return {"avx2", 8, avx2::dense_matmul_rows, avx2::quant_matmul_rows, avx2::attend};
+            // The packed kernels are VNNI only.
+            if (cpu_features().avx512vnni)
+                return {"avx512", 16, avx512::dense_matmul_rows, avx512::quant_matmul_rows,
+                        avx512::packed_matmul_groups, avx512::attend};
+            return {"avx512", 16, avx512::dense_matmul_rows, avx2::quant_matmul_rows, nullptr, avx512::attend};
+        case Isa::Avx2: return {"avx2", 8, avx2::dense_matmul_rows, avx2::quant_matmul_rows, nullptr, avx2::attend};
 #endif
         default:
             return {"generic", xsimd::batch<float>::size, generic::dense_matmul_rows, generic::quant_matmul_rows,
-                    generic::attend};
+                    nullptr, generic::attend};
         }
     }();
     return table;

@@ -15,19 +15,27 @@ using DenseRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes
 // blocks, for Q4_0 / Q5_0 / Q8_0 / IQ4_NL weights) or Q8_K (256, for Q4_K / Q6_K), exactly
 // ggml's codes and scales (quant::quantize_row), unpacked so that codes sit contiguously:
 // token t's codes are q[t * cols ...], its block scales d[t * cols / block ...] and, for
-// Q8_K, its 16-element code sums bsums[t * cols / 16 ...].
+// Q8_K, its 16-element code sums bsums[t * cols / 16 ...]; for Q8_0, its block code sums
+// sums[t * cols / 32 ...] (the packed kernels' offset correction, kernels/packed.hpp).
 struct QuantActs {
     TensorType type;  // Q8_0 or Q8_K
     const int8_t* q;
     const float* d;
     const int16_t* bsums;
     size_t cols;
+    const int32_t* sums;
 };
 
 // Rows [r0, r1) of w (the weight type `type`, one of those quant_act_type() maps) times the
 // first n_tok tokens of x: y[t * ldy + r] for r0 <= r < r1.
 using QuantRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
                              const QuantActs& x, size_t n_tok, float* y, size_t ldy);
+
+// Row groups [g0, g1) of a matrix packed by kernels/packed.hpp (type Q8_0, Q4_0, Q5_0 or
+// IQ4_NL, `cols` columns) times the first n_tok tokens of x (Q8_0): y[t * ldy + r] for
+// 16 g0 <= r < 16 g1.
+using PackedRowsFn = void (*)(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1,
+                              const QuantActs& x, size_t n_tok, float* y, size_t ldy);
 
 // The activation format of the integer-dot kernel for weights of `type`, or TensorType::F32
 // if there is none (the caller then decodes the rows to float).
@@ -57,6 +65,8 @@ QWEN_KERNEL_ENTRY_POINTS
 }
 namespace avx512 {
 QWEN_KERNEL_ENTRY_POINTS
+void packed_matmul_groups(TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, size_t, float*,
+                          size_t);
 }
 #endif
 
@@ -65,6 +75,7 @@ struct KernelTable {
     size_t lanes;  // floats per vector: matrices whose rows are not a multiple use the scalar path
     DenseRowsFn dense_rows;
     QuantRowsFn quant_rows;
+    PackedRowsFn packed_rows;  // null: this CPU has no packed kernels, so nothing is packed
     AttendFn attend;  // for head_dim a multiple of `lanes`, at most 256, and groups of <= 16 heads
 };
 

@@ -3,11 +3,13 @@
 #include "core/aligned_buffer.hpp"
 #include "core/half.hpp"
 #include "kernels/dispatch.hpp"
+#include "kernels/packed.hpp"
 #include "quant/blocks.hpp"
 #include "quant/dequantize.hpp"
 #include "quant/quantize.hpp"
 
 #include <cstring>
+#include <omp.h>
 #include <vector>
 
 namespace qwen {
@@ -52,6 +54,7 @@ struct ActBuffers {
     AlignedBuffer<int8_t> q;
     AlignedBuffer<float> d;
     AlignedBuffer<int16_t> bsums;
+    AlignedBuffer<int32_t> sums;
 };
 
 // Token t of x as ggml's bytes (quant::quantize_row), unpacked into the kernels' layout.
@@ -77,6 +80,9 @@ void quantize_token(TensorType act, const float* x, size_t cols, ActBuffers& out
         std::memcpy(&blk, blocks.data() + b * sizeof blk, sizeof blk);
         out.d.data()[t * nb + b] = f16_to_f32(blk.d);
         std::memcpy(q + b * quant::kQK, blk.qs, sizeof blk.qs);
+        int32_t sum = 0;
+        for (int8_t c : blk.qs) sum += c;
+        out.sums.data()[t * nb + b] = sum;
     }
 }
 
@@ -93,14 +99,29 @@ kernels::QuantActs quantize_acts(TensorType act, const float* x, size_t ldx, siz
         if (mine.q.size() < n_tok * cols) mine.q.resize(n_tok * cols);
         if (mine.d.size() < n_tok * cols / block) mine.d.resize(n_tok * cols / block);
         if (act == TensorType::Q8_K && mine.bsums.size() < n_tok * cols / 16) mine.bsums.resize(n_tok * cols / 16);
+        if (act == TensorType::Q8_0 && mine.sums.size() < n_tok * cols / block) mine.sums.resize(n_tok * cols / block);
         shared = &mine;
     }
 #pragma omp for schedule(static)
     for (long t = 0; t < long(n_tok); ++t) quantize_token(act, x + size_t(t) * ldx, cols, *shared, size_t(t));
-    return {act, shared->q.data(), shared->d.data(), act == TensorType::Q8_K ? shared->bsums.data() : nullptr, cols};
+    return {act, shared->q.data(), shared->d.data(), act == TensorType::Q8_K ? shared->bsums.data() : nullptr, cols,
+            act == TensorType::Q8_0 ? shared->sums.data() : nullptr};
 }
 
 }  // namespace
+
+size_t packed_bytes(const Matrix& w) {
+    const bool ok = kernels::kernel_table().packed_rows && kernels::packable(w.type, w.rows, w.cols);
+    return ok ? w.rows * w.row_bytes : 0;
+}
+
+void pack_matrix(Matrix& w, uint8_t* dst) {
+    const long groups = long(w.rows / kernels::kPackRows);
+#pragma omp parallel for schedule(static)
+    for (long g = 0; g < groups; ++g)
+        kernels::pack_groups(w.type, w.data, w.row_bytes, w.cols, size_t(g), size_t(g) + 1, dst);
+    w.packed = dst;
+}
 
 bool matmul_supports(TensorType type) { return quant::can_dequantize(type); }
 
@@ -112,6 +133,14 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
     const TensorType act = kernels::quant_act_type(w.type);
     const kernels::QuantActs xq = act != TensorType::F32 ? quantize_acts(act, x, ldx, n_tok, w.cols)
                                                          : kernels::QuantActs{};
+    if (w.packed) {
+        // Equal contiguous shares of the 16-row groups, so each thread streams one range.
+        const size_t groups = w.rows / kernels::kPackRows, nth = size_t(omp_get_num_threads()),
+                     tid = size_t(omp_get_thread_num());
+        k.packed_rows(w.type, w.packed, w.cols, groups * tid / nth, groups * (tid + 1) / nth, xq, n_tok, y, ldy);
+#pragma omp barrier
+        return;
+    }
 #pragma omp for schedule(static)
     for (long c = 0; c < n_chunks; ++c) {
         size_t r0 = size_t(c) * kChunk, r1 = r0 + kChunk < w.rows ? r0 + kChunk : w.rows;

@@ -13,6 +13,10 @@
 // block formats are decoded row by row with the reference dequantizer and multiplied in
 // float (exact, slower).
 //
+// Q8_0, Q4_0, Q5_0 and IQ4_NL matrices can be repacked once at load (pack_matrix) into the
+// row-interleaved layout of kernels/packed.hpp, which this CPU's kernels may multiply much
+// faster; the sums are the same integers, scaled and added in a different float order.
+//
 // Threading: matmul() shares its rows among the threads of the enclosing OpenMP parallel
 // region (an orphaned `omp for`), so the forward pass opens one parallel region for a
 // whole evaluation; called outside a region it runs on the calling thread.
@@ -31,10 +35,19 @@ struct Matrix {
     size_t rows;       // output features
     size_t cols;       // input features
     size_t row_bytes;  // bytes of one stored row
+    const uint8_t* packed = nullptr;  // the same weights packed (kernels/packed.hpp), or null
 };
 
 // y[t * ldy + r] = dot(w row r, x[t * ldx ...]) for every row r and token t < n_tok.
 void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy);
+
+// The bytes pack_matrix() needs for w: nonzero if this CPU has packed kernels for its type
+// and shape (kernels/packed.hpp), else 0 (its kernels take the rows as stored).
+size_t packed_bytes(const Matrix& w);
+
+// Repacks w into dst (packed_bytes(w) bytes, 64-byte aligned) and points w.packed at it.
+// Opens its own parallel region: call it outside one.
+void pack_matrix(Matrix& w, uint8_t* dst);
 
 // True if matmul() handles this weight type: every type quant::can_dequantize() accepts
 // (the loader reports the others as unsupported).

@@ -33,6 +33,24 @@ Model::Model(std::unique_ptr<ModelSource> source) : source_(std::move(source)) {
         l.down = matrix(p + "ffn_down.weight", h.n_ff, E);
         layers_.push_back(l);
     }
+    // The token embedding stays as stored (its rows are looked up one by one); the LM head,
+    // the same tensor when tied, is packed like every other matrix.
+    std::vector<Matrix*> all{&output_};
+    for (LayerWeights& l : layers_)
+        for (Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) all.push_back(m);
+    size_t total = 0;
+    for (Matrix* m : all) total += (packed_bytes(*m) + 63) / 64 * 64;
+    if (total == 0) return;
+    packed_ = PageBuffer(total);
+    size_t at = 0;
+    for (Matrix* m : all)
+        if (const size_t n = packed_bytes(*m)) {
+            pack_matrix(*m, packed_.data() + at);
+            at += (n + 63) / 64 * 64;
+            // The stored rows are read no more (the tied embedding's only a row at a time, which
+            // the mapping reads back from the file as needed).
+            source_->release(m->data, n);
+        }
 }
 
 static std::string dims_str(const std::vector<uint64_t>& d) {

@@ -1,9 +1,11 @@
 // Qwen2 weights, checked against the hyper-parameters and ready for the forward pass.
-// Matrices point into the file mapping (no copy); norms and biases, which are tiny, are
-// widened to float once at load.
+// Matrices point into the file mapping; those the CPU's kernels multiply faster in the
+// row-interleaved layout (kernels/packed.hpp) are also repacked once into memory the model
+// owns. Norms and biases, which are tiny, are widened to float once at load.
 #pragma once
 
 #include "core/aligned_buffer.hpp"
+#include "core/page_buffer.hpp"
 #include "format/model_source.hpp"
 #include "kernels/matmul.hpp"
 
@@ -44,6 +46,7 @@ private:
     const float* output_norm_ = nullptr;
     bool tied_ = true;
     std::vector<AlignedBuffer<float>> vectors_;  // widened norms and biases
+    PageBuffer packed_;  // the repacked matrices, one after the other
 };
 
 }  // namespace qwen

@@ -1,6 +1,7 @@
 #include "quantizer/quantizer.hpp"
 
 #include "core/error.hpp"
+#include "core/page_buffer.hpp"
 #include "format/gguf.hpp"
 #include "format/gguf_source.hpp"
 #include "format/hf_source.hpp"
@@ -11,8 +12,6 @@
 #include "quantizer/tensor_types.hpp"
 
 #include <omp.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -34,15 +33,6 @@ struct Job {
     size_t from_row_bytes, to_row_bytes;
 };
 
-// The input's bytes are read once: dropping their pages once converted keeps the resident
-// size at about a slab instead of growing to the whole input. (The mapping is private and
-// read-only, so this loses nothing; an input read into memory instead has its pages freed.)
-void release(const uint8_t* p, size_t n) {
-    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-    const uintptr_t begin = (uintptr_t(p) + page - 1) & ~(page - 1), end = (uintptr_t(p) + n) & ~(page - 1);
-    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-}
-
 Job plan_tensor(const TensorView& t, TensorType to, bool allow_requantize) {
     if (t.dims.empty()) fail(QWEN_ERR_FORMAT, t.where, " has no dimensions");
     uint64_t n_rows = 1;
@@ -63,12 +53,15 @@ Job plan_tensor(const TensorView& t, TensorType to, bool allow_requantize) {
     return job;
 }
 
-// Converts a tensor slab by slab into the stream; each thread keeps one float row.
+// Converts a tensor slab by slab into the stream; each thread keeps one float row. The
+// input's bytes are read once: dropping their pages once converted keeps the resident size
+// at about a slab instead of growing to the whole input (the mapping is private and
+// read-only, so this loses nothing; an input read into memory has its pages freed).
 void convert(const Job& job, int n_threads, GgufStream& out) {
     const TensorView& t = *job.tensor;
     if (job.to == t.type) {
         out.append(t.data, t.bytes);
-        release(t.data, t.bytes);
+        release_pages(t.data, t.bytes);
         return;
     }
     const size_t n = size_t(job.n_per_row);
@@ -86,7 +79,7 @@ void convert(const Job& job, int n_threads, GgufStream& out) {
             }
         }
         out.append(buf.data(), size_t(rows) * job.to_row_bytes);
-        release(t.data + r0 * job.from_row_bytes, size_t(rows) * job.from_row_bytes);
+        release_pages(t.data + r0 * job.from_row_bytes, size_t(rows) * job.from_row_bytes);
     }
 }
 

@@ -5,9 +5,11 @@
 // stay within the activation quantization error of the float product of the dequantized
 // weights.
 
+#include "core/aligned_buffer.hpp"
 #include "core/half.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/matmul.hpp"
+#include "kernels/packed.hpp"
 #include "quant/blocks.hpp"
 #include "quant/dequantize.hpp"
 #include "quant/iq_grids.hpp"
@@ -188,16 +190,31 @@ std::vector<float> activations(size_t n_tok, size_t cols, uint64_t seed) {
 float act_scale(const BlockQ8_0& b) { return f16_to_f32(b.d); }
 float act_scale(const BlockQ8_K& b) { return b.d; }
 
+// The same weights repacked for the row-interleaved kernels (kernels/packed.hpp), if this
+// path has them for the type: false if not.
+bool pack_for_path(Matrix& m, AlignedBuffer<uint8_t>& storage) {
+    const size_t bytes = packed_bytes(m);
+    CHECK((bytes != 0) == (kernels::kernel_table().packed_rows != nullptr && kernels::packable(m.type, m.rows, m.cols)));
+    if (!bytes) return false;
+    storage.resize(bytes);
+    pack_matrix(m, storage.data());
+    return true;
+}
+
+// Rows as stored (37: not a multiple of the 16-row chunk or of any tile) or, with `packed`,
+// 48 rows repacked into three 16-row groups.
 template <class B, class A>
-void check_type(TensorType type, size_t cols) {
+void check_type(TensorType type, size_t cols, bool packed = false) {
     const TensorType act = sizeof(A::qs) == 32 ? TensorType::Q8_0 : TensorType::Q8_K;
     REQUIRE(kernels::quant_act_type(type) == act);
-    const size_t rows = 37;  // not a multiple of the 16-row chunk or of any tile
+    const size_t rows = packed ? 48 : 37;
     const auto w = weights(type, rows, cols, cols + size_t(type));
-    const Matrix m{type, w.data(), rows, cols, *tensor_row_bytes(type, cols)};
+    Matrix m{type, w.data(), rows, cols, *tensor_row_bytes(type, cols)};
+    AlignedBuffer<uint8_t> storage;
+    if (packed && !pack_for_path(m, storage)) return;
     std::vector<float> deq(rows * cols);
     for (size_t r = 0; r < rows; ++r) dequantize_row(m, r, deq.data() + r * cols);
-    for (size_t n_tok : {1, 3, 8, 17}) {
+    for (size_t n_tok : {1, 3, 8, 15, 17}) {
         INFO("n_tok " << n_tok);
         const auto x = activations(n_tok, cols, n_tok);
         std::vector<float> y(n_tok * rows, -1.0f);
@@ -230,10 +247,12 @@ void check_type(TensorType type, size_t cols) {
 
 // A row whose first block has a NaN or infinite scale gives a non-finite result for every
 // token and leaves the other rows as they were.
-void check_non_finite(TensorType type, size_t cols) {
-    const size_t rows = 9, n_tok = 5;
+void check_non_finite(TensorType type, size_t cols, bool packed = false) {
+    const size_t rows = packed ? 32 : 9, n_tok = 5;
     auto w = weights(type, rows, cols, 7);
-    const Matrix m{type, w.data(), rows, cols, *tensor_row_bytes(type, cols)};
+    Matrix m{type, w.data(), rows, cols, *tensor_row_bytes(type, cols)};
+    AlignedBuffer<uint8_t> storage, poisoned_storage;
+    if (packed && !pack_for_path(m, storage)) return;
     const auto x = activations(n_tok, cols, 3);
     std::vector<float> before(n_tok * rows), after(n_tok * rows);
     matmul(m, x.data(), cols, n_tok, before.data(), rows);
@@ -242,7 +261,8 @@ void check_non_finite(TensorType type, size_t cols) {
         INFO("scale " << v);
         std::vector<uint8_t> poisoned = w;
         set_scales(type, poisoned.data() + 4 * m.row_bytes, v);
-        const Matrix p{type, poisoned.data(), rows, cols, m.row_bytes};
+        Matrix p{type, poisoned.data(), rows, cols, m.row_bytes};
+        if (packed) pack_for_path(p, poisoned_storage);
         matmul(p, x.data(), cols, n_tok, after.data(), rows);
         for (size_t t = 0; t < n_tok; ++t)
             for (size_t r = 0; r < rows; ++r) {
@@ -284,8 +304,20 @@ TEST_CASE("Q6_K weights: integer dot products equal ggml's arithmetic") {
     for (size_t cols : {512, 4864}) check_type<BlockQ6_K, BlockQ8_K>(TensorType::Q6_K, cols);
 }
 
+TEST_CASE("repacked 16-row groups: the row-interleaved kernels equal ggml's arithmetic") {
+    MESSAGE("packed kernels on this path: " << std::string(kernels::kernel_table().packed_rows ? "yes" : "no"));
+    for (size_t cols : {896, 4864}) {
+        check_type<BlockQ8_0, BlockQ8_0>(TensorType::Q8_0, cols, true);
+        check_type<BlockQ4_0, BlockQ8_0>(TensorType::Q4_0, cols, true);
+        check_type<BlockQ5_0, BlockQ8_0>(TensorType::Q5_0, cols, true);
+        check_type<BlockIQ4_NL, BlockQ8_0>(TensorType::IQ4_NL, cols, true);
+    }
+}
+
 TEST_CASE("a NaN or infinite weight scale propagates to its row only") {
-    for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0, TensorType::IQ4_NL})
+    for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0, TensorType::IQ4_NL}) {
         check_non_finite(t, 896);
+        check_non_finite(t, 896, true);
+    }
     for (TensorType t : {TensorType::Q4_K, TensorType::Q6_K}) check_non_finite(t, 512);
 }

@@ -1,0 +1,128 @@
+// The row-interleaved integer-dot kernels (layout in kernels/packed.hpp) with AVX-512 VNNI:
+// one vpdpbusd per 4 codes of 16 rows and token. Only in the table when the CPU reports
+// AVX512_VNNI (dispatch.cpp), and only used for matrices the model packed at load.
+//
+// Per block and token the 16 integer sums start at -offset * sum(activation codes), so
+// after the 8 vpdpbusd steps they are exactly ggml's sum(q * x) for each row; they are
+// then scaled by d_w * d_x in float and accumulated per row in block order.
+#include "kernels/dispatch.hpp"
+#include "kernels/packed.hpp"
+#include "quant/iq_grids.hpp"
+
+#include <cstring>
+#include <immintrin.h>
+
+namespace qwen::kernels::avx512 {
+
+namespace {
+
+constexpr size_t kR = kPackRows;
+
+// Each format's block: its bytes in the packed layout, and a walk over its 8 code steps that
+// hands each step s (codes 4s .. 4s+3 of every row) to `f` as 64 unsigned bytes.
+struct P8 {
+    static constexpr size_t kBytes = kR * 34;
+    template <class F>
+    static void steps(const uint8_t* blk, F&& f) {
+        for (int s = 0; s < 8; ++s) f(s, _mm512_loadu_si512(blk + 2 * kR + 64 * s));
+    }
+};
+
+template <class Decode>
+struct Nibbles {
+    template <class F>
+    static void steps(const uint8_t* blk, F&& f) {
+        const __m512i low = _mm512_set1_epi8(0x0F);
+        for (int j = 0; j < 4; ++j) {
+            const __m512i v = _mm512_loadu_si512(blk + 2 * kR + 64 * j);
+            f(j, Decode::code(blk, j, _mm512_and_si512(v, low)));
+            f(j + 4, Decode::code(blk, j + 4, _mm512_and_si512(_mm512_srli_epi16(v, 4), low)));
+        }
+    }
+};
+
+struct P4 : Nibbles<P4> {
+    static constexpr size_t kBytes = kR * 18;
+    static __m512i code(const uint8_t*, int, __m512i n) { return n; }
+};
+
+struct P5 : Nibbles<P5> {
+    static constexpr size_t kBytes = kR * 22;
+    static __m512i code(const uint8_t* blk, int s, __m512i n) {
+        __mmask64 hi;
+        std::memcpy(&hi, blk + 2 * kR + 256 + 8 * s, 8);
+        return _mm512_mask_add_epi8(n, hi, n, _mm512_set1_epi8(16));
+    }
+};
+
+struct PNL : Nibbles<PNL> {
+    static constexpr size_t kBytes = kR * 18;
+    static __m512i code(const uint8_t*, int, __m512i n) {
+        // The codebook offset by 128 (x ^ 0x80 of a signed byte), in every 128-bit lane.
+        const __m512i table = _mm512_xor_si512(
+            _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::kIq4nlValues))),
+            _mm512_set1_epi8(char(0x80)));
+        return _mm512_shuffle_epi8(table, n);
+    }
+};
+
+inline __m512i broadcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+// Rows of one group (16 rows at `w`) times tokens t0 .. t0+T-1: y[t * ldy + 0 .. 15].
+template <class P, int T>
+void tile(const uint8_t* w, size_t nb, int shift, const QuantActs& x, size_t t0, float* y, size_t ldy) {
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = w + b * P::kBytes;
+        __m512i sum[T];
+        for (int t = 0; t < T; ++t) sum[t] = _mm512_set1_epi32(-(x.sums[(t0 + t) * nb + b] << shift));
+        const int8_t* xq = x.q + t0 * x.cols + b * 32;
+        P::steps(blk, [&](int s, __m512i codes) {
+            for (int t = 0; t < T; ++t)
+                sum[t] = _mm512_dpbusd_epi32(sum[t], codes, broadcast4(xq + t * x.cols + 4 * s));
+        });
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+        for (int t = 0; t < T; ++t)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x.d[(t0 + t) * nb + b])),
+                                     acc[t]);
+    }
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy, acc[t]);
+}
+
+// Groups [g0, g1) times every token: each group's weights (16 rows, at most 16 * 5.2 KiB for
+// the widest rows) stay in L1/L2 while the tokens pass over them 8 at a time.
+template <class P>
+void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, int shift, const QuantActs& x, size_t n_tok,
+            float* y, size_t ldy) {
+    const size_t nb = cols / 32, group_bytes = nb * P::kBytes;
+    for (size_t g = g0; g < g1; ++g) {
+        const uint8_t* wg = w + g * group_bytes;
+        float* yg = y + g * kR;
+        size_t t = 0;
+        for (; t + 8 <= n_tok; t += 8) tile<P, 8>(wg, nb, shift, x, t, yg, ldy);
+        if (n_tok - t >= 4) tile<P, 4>(wg, nb, shift, x, t, yg, ldy), t += 4;
+        if (n_tok - t >= 2) tile<P, 2>(wg, nb, shift, x, t, yg, ldy), t += 2;
+        if (n_tok - t >= 1) tile<P, 1>(wg, nb, shift, x, t, yg, ldy);
+    }
+}
+
+}  // namespace
+
+void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x,
+                          size_t n_tok, float* y, size_t ldy) {
+    const int shift = packed_offset_log2(type);
+    switch (type) {
+    case TensorType::Q8_0: groups<P8>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
+    case TensorType::Q4_0: groups<P4>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
+    case TensorType::Q5_0: groups<P5>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
+    case TensorType::IQ4_NL: groups<PNL>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
+    default: break;
+    }
+}
+
+}  // namespace qwen::kernels::avx512
