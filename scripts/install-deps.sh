@@ -9,6 +9,8 @@
 #                libcurl4-openssl-dev libssl-dev (`qwen download` only)
 #   tests        abigail-tools (scripts/abi-check.sh), binutils + file (tests/consumers),
 #                python3-pytest python3-numpy python3-jinja2 python3-jsonschema tmux (tests/python),
+#                python3-venv python3-pip python3-setuptools python3-wheel (pip install of
+#                bindings/python into a virtual environment, tests/bindings),
 #                git + ca-certificates (scripts/build-llama-oracle.sh, npm over https),
 #                cargo rustc golang-go valgrind (tests/bindings: Rust, Go, leak checks)
 #   oracles      node + npm (scripts/fetch-oracles.sh): installed from Debian only when `node`
@@ -22,6 +24,7 @@ packages=(
   libutf8proc-dev nlohmann-json3-dev
   abigail-tools binutils file git ca-certificates
   python3-pytest python3-numpy python3-jinja2 python3-jsonschema tmux
+  python3-venv python3-pip python3-setuptools python3-wheel
   libcurl4-openssl-dev libssl-dev
   cargo rustc golang-go valgrind
 )

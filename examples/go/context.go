@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/cgo"
+	"sync"
 	"unsafe"
 )
 
@@ -49,10 +50,13 @@ func DefaultContextParams() ContextParams {
 }
 
 // Context is one conversation: KV cache, scratch memory and the last logits. One goroutine
-// at a time.
+// at a time, except Abort.
 type Context struct {
 	ptr   *C.qwen_context
 	model *Model // keeps the model reachable (and unfinalized) while the context is
+	// abortMu orders Abort (from any goroutine) against Close: an Abort after Close is a
+	// no-op instead of a use after free.
+	abortMu sync.Mutex
 }
 
 // NewContext creates a conversation on this model.
@@ -74,9 +78,23 @@ func (m *Model) NewContext(params ContextParams) (*Context, error) {
 // Close frees the context. Calling it again is a no-op.
 func (c *Context) Close() error {
 	runtime.SetFinalizer(c, nil)
+	c.abortMu.Lock()
+	defer c.abortMu.Unlock()
 	C.qwen_context_free(c.ptr)
 	c.ptr = nil
 	return nil
+}
+
+// Abort asks the generation or eval running on the context to stop as soon as possible; the
+// one method another goroutine may call meanwhile. Generate then returns FinishAborted (no
+// error), Eval an error with StatusAborted. A request made while nothing runs stops the next
+// call; after Close it does nothing.
+func (c *Context) Abort() {
+	c.abortMu.Lock()
+	defer c.abortMu.Unlock()
+	if c.ptr != nil {
+		C.qwen_context_abort(c.ptr)
+	}
 }
 
 // Eval appends tokens to the conversation and runs the model over them.

@@ -2,6 +2,7 @@ package qwen
 
 /*
 #include <qwen/qwen.h>
+#include <stdlib.h>
 */
 import "C"
 
@@ -22,6 +23,10 @@ type SamplerParams struct {
 	FrequencyPenalty  float32
 	PresencePenalty   float32
 	PenaltyLastN      int32 // -1 = all
+	// Structured output, at most one of the two ("" = none): GBNF text every sampled token
+	// must follow (see ToolsGrammar), or a JSON Schema the output must validate against.
+	Grammar    string
+	JSONSchema string
 }
 
 func defaultCSamplerParams() C.qwen_sampler_params {
@@ -62,6 +67,20 @@ func (m *Model) NewSampler(params SamplerParams) (*Sampler, error) {
 	p.frequency_penalty = C.float(params.FrequencyPenalty)
 	p.presence_penalty = C.float(params.PresencePenalty)
 	p.penalty_last_n = C.int32_t(params.PenaltyLastN)
+	for _, f := range []struct {
+		name, text string
+		field      **C.char
+	}{{"grammar", params.Grammar, &p.grammar}, {"json_schema", params.JSONSchema, &p.json_schema}} {
+		if f.text == "" {
+			continue
+		}
+		cs, err := cStringField(f.name, f.text)
+		if err != nil {
+			return nil, err
+		}
+		defer C.free(unsafe.Pointer(cs))
+		*f.field = cs
+	}
 	s := &Sampler{model: m}
 	if err := call(func() C.qwen_status { return C.qwen_sampler_create(m.ptr, &p, &s.ptr) }); err != nil {
 		return nil, err

@@ -5,6 +5,9 @@
 #
 # Installs BUILD_DIR into a temporary prefix (cmake --install --prefix) and, against that copy
 # only:
+#   python    `pip install --no-build-isolation --no-index ./bindings/python` into a fresh
+#             virtual environment (reusing BUILD_DIR's qwen_python target: nothing is compiled
+#             again when it is built), then the package loads and streams from there
 #   rust      examples/rust: `cargo test --offline` (pkg-config finds the library), and the
 #             chat example on a scripted stdin
 #   go        examples/go: `go test` (cgo, `#cgo pkg-config: qwen`; GOPROXY=off), and
@@ -74,6 +77,28 @@ uses_installed() {
   echo "ldd: libqwen -> ${where:-<none>}"
   [[ -n $where && $(cd "$(dirname "$where")" && pwd -P) == $(cd "$libdir" && pwd -P) ]]
 }
+
+# ---- python -------------------------------------------------------------------------------
+# --system-site-packages: Debian's venv carries pip and setuptools but not `wheel`, which
+# setuptools 66 needs to build a wheel (python3-wheel provides it system-wide).
+python_install() {
+  /usr/bin/python3 -m venv --system-site-packages "$tmp/venv" &&
+    QWEN_CMAKE_BUILD_DIR=$build "$tmp/venv/bin/python" -m pip install --no-build-isolation --no-index --no-deps \
+      "$repo/bindings/python" &&
+    (cd "$tmp" && "$tmp/venv/bin/python" - "$QWEN_TEST_MODEL" <<'EOF'
+import importlib.metadata, sys
+import qwen
+assert qwen.__file__.startswith(sys.prefix), f"{qwen.__file__} is not in the venv {sys.prefix}"
+assert importlib.metadata.version("qwen") == qwen.__version__, importlib.metadata.version("qwen")
+with qwen.Model(sys.argv[1], n_ctx=256, threads=1) as m:
+    chunks = list(m.generate("Hello", 8, greedy=True, ignore_eos=True, stream=True))
+    assert chunks and "".join(chunks) == m.generate("Hello", 8, greedy=True, ignore_eos=True)
+print("qwen", qwen.__version__, "from", qwen.__file__, "-", len(chunks), "chunks")
+EOF
+    )
+}
+step "python: pip install ./bindings/python into a fresh venv, import, generate" python_install &&
+  grep -E '^(Successfully|qwen )' "$log" | sed 's/^/      | /'
 
 # ---- rust ---------------------------------------------------------------------------------
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$build/cargo-target}

@@ -140,8 +140,9 @@ def test_tool_calls_constrained_and_parsed(qwen, model):
     messages = [{"role": "user", "content": "What is the weather in Paris?"}]
     complete = 0
     for seed in range(4):
-        answer = model.chat(messages, tools=TOOLS, max_tokens=80, temperature=1.5, top_k=0, top_p=1.0, seed=seed,
-                            grammar=calls_only)["content"]
+        # generate(), not chat(): chat() returns the calls already parsed out of the content.
+        answer = model.generate(qwen.render_chat(messages, TOOLS), 80, temperature=1.5, top_k=0, top_p=1.0,
+                                seed=seed, grammar=calls_only)
         parsed = qwen.parse_tool_calls(answer)
         if not answer.endswith("</tool_call>"):
             # Cut short by max_tokens: still a prefix of a call.

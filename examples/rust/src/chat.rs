@@ -86,3 +86,31 @@ pub fn render_chat(messages: &[Message], tools_json: Option<&str>, add_generatio
     })?;
     into_string(bytes)
 }
+
+/// A GBNF grammar (for [`SamplerParams::grammar`](crate::SamplerParams::grammar)) for an answer
+/// to a conversation with these tools (`tools_json`: a JSON array of OpenAI-style tool
+/// definitions): plain text not starting with '<', or `<tool_call>` blocks calling declared
+/// tools with arguments that follow their JSON Schema. `required` leaves only the calls.
+pub fn tools_grammar(tools_json: &str, required: bool) -> Result<String> {
+    let tools = c_string("tools", tools_json.as_bytes())?;
+    let grammar = into_string(fill(4096, |buf: *mut u8, cap, n| unsafe {
+        ffi::qwen_tools_grammar(tools.as_ptr(), buf.cast(), cap, n)
+    })?)?;
+    if !required {
+        return Ok(grammar);
+    }
+    // qwen.h: the first line is the root rule, and one call block is the rule `tool-call`.
+    let rules = grammar.split_once('\n').map_or("", |(_, rest)| rest);
+    Ok(format!("root ::= tool-call ( \"\\n\" tool-call )*\n{rules}"))
+}
+
+/// Reads Qwen2.5's `<tool_call>` blocks out of a model's answer, as the JSON text of an
+/// assistant message: `{"content": <the text outside the calls>, "tool_calls": [{"name": ...,
+/// "arguments": {...}}, ...]}` - the shape [`Message::tool_calls`] and the chat template take
+/// back. A malformed block stays in the content.
+pub fn parse_tool_calls(text: &str) -> Result<String> {
+    let text = c_string("text", text.as_bytes())?;
+    into_string(fill(256 + text.as_bytes().len(), |buf: *mut u8, cap, n| unsafe {
+        ffi::qwen_parse_tool_calls(text.as_ptr(), buf.cast(), cap, n)
+    })?)
+}

@@ -8,6 +8,7 @@ use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 use std::slice;
+use std::sync::{Arc, Mutex};
 
 use crate::chat::{CChat, Message};
 use crate::error::{c_string, check, Result};
@@ -109,7 +110,34 @@ pub struct Generation {
 pub struct Context<'m> {
     raw: NonNull<ffi::qwen_context>,
     n_vocab: usize,
+    abort: Arc<AbortTarget>,
     _model: PhantomData<&'m Model>,
+}
+
+/// The context an [`AbortHandle`] stops: null once the context is dropped. The lock makes
+/// "drop, then abort from another thread" a no-op instead of a use after free.
+struct AbortTarget(Mutex<*mut ffi::qwen_context>);
+
+// SAFETY: the pointer is only passed to qwen_context_abort(), the one call qwen.h allows from
+// any thread, and only under the lock that Drop takes before freeing the context.
+unsafe impl Send for AbortTarget {}
+unsafe impl Sync for AbortTarget {}
+
+/// Stops the work running on a context from another thread (see [`Context::abort_handle`]).
+/// `Send + Sync + Clone`; it outlives its context harmlessly (abort() then does nothing).
+#[derive(Clone)]
+pub struct AbortHandle(Arc<AbortTarget>);
+
+impl AbortHandle {
+    /// Asks the generation or eval running on the context to stop as soon as possible: a
+    /// generation returns `Ok` with [`FinishReason::Aborted`], an eval the status
+    /// `ABORTED`. A request made while nothing runs stops the next call.
+    pub fn abort(&self) {
+        let ctx = self.0 .0.lock().unwrap_or_else(|e| e.into_inner());
+        if !ctx.is_null() {
+            unsafe { ffi::qwen_context_abort(*ctx) }
+        }
+    }
 }
 
 // SAFETY: qwen.h: a context is used by one thread at a time, any thread; &mut self enforces it.
@@ -124,7 +152,8 @@ impl<'m> Context<'m> {
         let mut raw = ptr::null_mut();
         check(unsafe { ffi::qwen_context_create(model.raw(), &p, &mut raw) })?;
         let raw = NonNull::new(raw).expect("qwen_context_create returned QWEN_OK and NULL");
-        Ok(Context { raw, n_vocab: model.n_vocab(), _model: PhantomData })
+        let abort = Arc::new(AbortTarget(Mutex::new(raw.as_ptr())));
+        Ok(Context { raw, n_vocab: model.n_vocab(), abort, _model: PhantomData })
     }
 
     fn raw(&self) -> *mut ffi::qwen_context {
@@ -165,6 +194,11 @@ impl<'m> Context<'m> {
 
     pub fn n_ctx(&self) -> u32 {
         unsafe { ffi::qwen_context_n_ctx(self.raw()) }
+    }
+
+    /// A handle another thread can stop this context's work with while this one generates.
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle(Arc::clone(&self.abort))
     }
 
     /// Forgets every token at position >= n_keep.
@@ -226,6 +260,8 @@ impl<'m> Context<'m> {
 
 impl Drop for Context<'_> {
     fn drop(&mut self) {
+        let mut target = self.abort.0.lock().unwrap_or_else(|e| e.into_inner());
+        *target = ptr::null_mut();
         unsafe { ffi::qwen_context_free(self.raw()) }
     }
 }

@@ -44,6 +44,8 @@ pub struct qwen_sampler_params {
     pub n_logit_bias: usize,
     pub order: *const c_int,
     pub n_order: usize,
+    pub grammar: *const c_char,
+    pub json_schema: *const c_char,
 }
 
 #[repr(C)]
@@ -145,6 +147,7 @@ extern "C" {
     pub fn qwen_context_n_ctx(ctx: *const qwen_context) -> u32;
     pub fn qwen_context_tokens(ctx: *const qwen_context, n_tokens: *mut usize) -> *const i32;
     pub fn qwen_context_truncate(ctx: *mut qwen_context, n_keep: u32) -> qwen_status;
+    pub fn qwen_context_abort(ctx: *mut qwen_context);
 
     pub fn qwen_sampler_params_init(params: *mut qwen_sampler_params, struct_size: usize);
     pub fn qwen_sampler_create(
@@ -165,6 +168,19 @@ extern "C" {
         n_messages: usize,
         tools_json: *const c_char,
         flags: u32,
+        buf: *mut c_char,
+        capacity: usize,
+        len: *mut usize,
+    ) -> qwen_status;
+
+    pub fn qwen_tools_grammar(
+        tools_json: *const c_char,
+        buf: *mut c_char,
+        capacity: usize,
+        len: *mut usize,
+    ) -> qwen_status;
+    pub fn qwen_parse_tool_calls(
+        text: *const c_char,
         buf: *mut c_char,
         capacity: usize,
         len: *mut usize,

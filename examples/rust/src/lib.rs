@@ -49,8 +49,8 @@ mod ffi;
 mod model;
 mod sampler;
 
-pub use chat::{render_chat, Message};
-pub use context::{Context, ContextParams, Event, FinishReason, GenerateOptions, Generation, KvType};
+pub use chat::{parse_tool_calls, render_chat, tools_grammar, Message};
+pub use context::{AbortHandle, Context, ContextParams, Event, FinishReason, GenerateOptions, Generation, KvType};
 pub use error::{Error, Result, Status};
 pub use model::{Model, ModelParams, SpecialToken};
 pub use sampler::{Sampler, SamplerParams};

@@ -1,7 +1,8 @@
+use std::ffi::CString;
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
-use crate::error::{check, Result};
+use crate::error::{c_string, check, Result};
 use crate::ffi;
 use crate::model::{init, Model};
 
@@ -21,6 +22,11 @@ pub struct SamplerParams {
     pub presence_penalty: f32,
     /// How many recent tokens the penalties see; -1 = all.
     pub penalty_last_n: i32,
+    /// GBNF text every sampled token must follow (see [`crate::tools_grammar`]).
+    pub grammar: Option<String>,
+    /// JSON Schema text the output must validate against ("{}": any JSON value). At most one
+    /// of `grammar` and `json_schema`.
+    pub json_schema: Option<String>,
 }
 
 impl Default for SamplerParams {
@@ -37,12 +43,15 @@ impl Default for SamplerParams {
             frequency_penalty: p.frequency_penalty,
             presence_penalty: p.presence_penalty,
             penalty_last_n: p.penalty_last_n,
+            grammar: None,
+            json_schema: None,
         }
     }
 }
 
 impl SamplerParams {
-    fn to_c(&self) -> ffi::qwen_sampler_params {
+    /// The C struct; its grammar and schema point into `strings`, which must outlive it.
+    fn to_c(&self, strings: &mut Vec<CString>) -> Result<ffi::qwen_sampler_params> {
         let mut p = unsafe { init(ffi::qwen_sampler_params_init) };
         p.seed = self.seed;
         p.temperature = self.temperature;
@@ -54,7 +63,15 @@ impl SamplerParams {
         p.frequency_penalty = self.frequency_penalty;
         p.presence_penalty = self.presence_penalty;
         p.penalty_last_n = self.penalty_last_n;
-        p
+        let mut keep = |what: &str, text: &Option<String>| -> Result<*const std::os::raw::c_char> {
+            let Some(text) = text else { return Ok(ptr::null()) };
+            // The CString's heap buffer does not move when the CString is moved into the Vec.
+            strings.push(c_string(what, text.as_bytes())?);
+            Ok(strings.last().map_or(ptr::null(), |c| c.as_ptr()))
+        };
+        p.grammar = keep("grammar", &self.grammar)?;
+        p.json_schema = keep("json_schema", &self.json_schema)?;
+        Ok(p)
     }
 }
 
@@ -71,8 +88,10 @@ unsafe impl Send for Sampler<'_> {}
 
 impl<'m> Sampler<'m> {
     pub(crate) fn new(model: &'m Model, params: &SamplerParams) -> Result<Sampler<'m>> {
+        let mut strings = Vec::new();
+        let p = params.to_c(&mut strings)?;
         let mut raw = ptr::null_mut();
-        check(unsafe { ffi::qwen_sampler_create(model.raw(), &params.to_c(), &mut raw) })?;
+        check(unsafe { ffi::qwen_sampler_create(model.raw(), &p, &mut raw) })?;
         let raw = NonNull::new(raw).expect("qwen_sampler_create returned QWEN_OK and NULL");
         Ok(Sampler { raw, n_vocab: model.n_vocab(), _model: PhantomData })
     }

@@ -4,7 +4,10 @@ use std::cell::Cell;
 use std::ops::ControlFlow;
 use std::rc::Rc;
 
-use qwen::{render_chat, Context, ContextParams, FinishReason, GenerateOptions, Message, Model, SpecialToken, Status};
+use qwen::{
+    parse_tool_calls, render_chat, tools_grammar, Context, ContextParams, FinishReason, GenerateOptions, Message,
+    Model, SamplerParams, SpecialToken, Status,
+};
 
 fn model() -> Model {
     let path =
@@ -277,4 +280,85 @@ fn model_is_shared_across_threads() {
         let results: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
         assert!(results.iter().all(|r| r.0 == expected && r.1 == results[0].1));
     });
+}
+
+#[test]
+fn tool_calls_are_parsed_from_an_answer() {
+    let answer =
+        "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+    assert_eq!(
+        parse_tool_calls(answer).unwrap(),
+        r#"{"content":"Let me check.","tool_calls":[{"name":"get_weather","arguments":{"city":"Paris"}}]}"#
+    );
+    assert_eq!(parse_tool_calls("No call.").unwrap(), r#"{"content":"No call.","tool_calls":[]}"#);
+    let e = parse_tool_calls("a\0b").unwrap_err();
+    assert_eq!((e.status, e.message.as_str()), (Status::INVALID_ARGUMENT, "text: NUL byte at offset 1"));
+}
+
+/// A tool whose arguments are bounded (an enum), so a constrained call always completes.
+const CITY_TOOL: &str = r#"[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"enum": ["Paris", "Oslo"]}}, "required": ["city"], "additionalProperties": false}}}]"#;
+
+#[test]
+fn grammar_constrained_chat_produces_a_parseable_tool_call() {
+    let m = model();
+    let mut ctx = context(&m, 1024);
+    let grammar = tools_grammar(CITY_TOOL, true).unwrap();
+    assert!(grammar.starts_with("root ::= tool-call"), "{grammar}");
+    for seed in 1..=3 {
+        let params = SamplerParams { seed, grammar: Some(grammar.clone()), ..Default::default() };
+        let mut sampler = m.sampler(&params).unwrap();
+        let mut text = String::new();
+        let chat = [Message::user("Weather in Paris?")];
+        // After each call the grammar allows another or the end: a random model ends soon.
+        let options = GenerateOptions { max_tokens: 300, ..Default::default() };
+        let r = ctx
+            .generate_chat(Some(&mut sampler), &chat, Some(CITY_TOOL), &options, |e| {
+                text.push_str(&e.text);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(r.finish_reason, FinishReason::Eos, "{text}");
+        assert!(text.starts_with("<tool_call>\n{"), "{text}");
+        let parsed = parse_tool_calls(&text).unwrap();
+        assert!(
+            parsed.starts_with(r#"{"content":"","tool_calls":[{"name":"get_weather","arguments":{"city":""#),
+            "{parsed}"
+        );
+    }
+    let e = tools_grammar("[{\"name\": 3}]", false).unwrap_err();
+    assert_eq!(e.status, Status::INVALID_ARGUMENT, "{e}");
+    let e = m.sampler(&SamplerParams { grammar: Some("root ::= (".into()), ..Default::default() }).err().unwrap();
+    assert_eq!(e.status, Status::INVALID_ARGUMENT, "{e}");
+}
+
+#[test]
+fn abort_from_another_thread() {
+    let m = model();
+    let mut ctx = context(&m, 4096);
+    let prompt = m.tokenize("Once upon a time", false).unwrap();
+    let handle = ctx.abort_handle();
+    let (started, wait) = std::sync::mpsc::channel();
+    let aborter = std::thread::spawn(move || {
+        wait.recv().unwrap();
+        handle.abort();
+    });
+    let mut first = Some(started);
+    // No token limit: only the abort can end this before the 4096-token context is full.
+    let r = ctx
+        .generate(None, &prompt, &ignoring_eos(0), |_| {
+            if let Some(tx) = first.take() {
+                tx.send(()).unwrap();
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    aborter.join().unwrap();
+    assert_eq!(r.finish_reason, FinishReason::Aborted);
+    assert!(ctx.n_past() < 4000, "{}", ctx.n_past());
+    // The request was consumed; a handle that outlives its context does nothing.
+    let r = ctx.generate(None, &prompt, &ignoring_eos(2), |_| ControlFlow::Continue(())).unwrap();
+    assert_eq!(r.finish_reason, FinishReason::Length);
+    let late = ctx.abort_handle();
+    drop(ctx);
+    late.abort();
 }
