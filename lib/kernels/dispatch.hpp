@@ -31,8 +31,8 @@ struct QuantActs {
 using QuantRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
                              const QuantActs& x, size_t n_tok, float* y, size_t ldy);
 
-// Row groups [g0, g1) of a matrix packed by kernels/packed.hpp (type Q8_0, Q4_0, Q5_0 or
-// IQ4_NL, `cols` columns) times the first n_tok tokens of x (Q8_0): y[t * ldy + r] for
+// Row groups [g0, g1) of a matrix packed by kernels/packed.hpp (`cols` columns) times the
+// first n_tok tokens of x (quantized to quant_act_type()): y[t * ldy + r] for
 // 16 g0 <= r < 16 g1.
 using PackedRowsFn = void (*)(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1,
                               const QuantActs& x, size_t n_tok, float* y, size_t ldy);

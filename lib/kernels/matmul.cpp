@@ -8,6 +8,7 @@
 #include "quant/dequantize.hpp"
 #include "quant/quantize.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <omp.h>
 #include <vector>
@@ -88,8 +89,9 @@ void quantize_token(TensorType act, const float* x, size_t cols, ActBuffers& out
 
 // Quantizes the n_tok activation rows once for the whole team: one thread sizes the shared
 // buffers, the tokens are split among the threads, and the barrier at the end of the
-// `omp for` publishes the codes before any thread multiplies. Outside a parallel region
-// the calling thread does it all.
+// `omp for` publishes the codes before any thread multiplies. A single token (decode) is
+// quantized inside the `omp single`, whose barrier then does the publishing. Outside a
+// parallel region the calling thread does it all.
 kernels::QuantActs quantize_acts(TensorType act, const float* x, size_t ldx, size_t n_tok, size_t cols) {
     thread_local ActBuffers mine;
     ActBuffers* shared = nullptr;
@@ -101,9 +103,12 @@ kernels::QuantActs quantize_acts(TensorType act, const float* x, size_t ldx, siz
         if (act == TensorType::Q8_K && mine.bsums.size() < n_tok * cols / 16) mine.bsums.resize(n_tok * cols / 16);
         if (act == TensorType::Q8_0 && mine.sums.size() < n_tok * cols / block) mine.sums.resize(n_tok * cols / block);
         shared = &mine;
+        if (n_tok == 1) quantize_token(act, x, cols, mine, 0);
     }
+    if (n_tok > 1) {
 #pragma omp for schedule(static)
-    for (long t = 0; t < long(n_tok); ++t) quantize_token(act, x + size_t(t) * ldx, cols, *shared, size_t(t));
+        for (long t = 0; t < long(n_tok); ++t) quantize_token(act, x + size_t(t) * ldx, cols, *shared, size_t(t));
+    }
     return {act, shared->q.data(), shared->d.data(), act == TensorType::Q8_K ? shared->bsums.data() : nullptr, cols,
             act == TensorType::Q8_0 ? shared->sums.data() : nullptr};
 }
@@ -112,7 +117,7 @@ kernels::QuantActs quantize_acts(TensorType act, const float* x, size_t ldx, siz
 
 size_t packed_bytes(const Matrix& w) {
     const bool ok = kernels::kernel_table().packed_rows && kernels::packable(w.type, w.rows, w.cols);
-    return ok ? w.rows * w.row_bytes : 0;
+    return ok ? kernels::packed_matrix_bytes(w.type, w.rows, w.cols) : 0;
 }
 
 void pack_matrix(Matrix& w, uint8_t* dst) {
@@ -125,6 +130,30 @@ void pack_matrix(Matrix& w, uint8_t* dst) {
 
 bool matmul_supports(TensorType type) { return quant::can_dequantize(type); }
 
+namespace {
+
+// Packed matrices sharing one quantized input: their 16-row groups, taken as one list, in
+// equal contiguous shares per thread (each thread streams one range), then a barrier.
+void packed_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& xq, size_t n_tok) {
+    const kernels::KernelTable& k = kernels::kernel_table();
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) total += outs[i].w->rows / kernels::kPackRows;
+    const size_t nth = size_t(omp_get_num_threads()), tid = size_t(omp_get_thread_num());
+    const size_t mine0 = total * tid / nth, mine1 = total * (tid + 1) / nth;
+    size_t first = 0;  // the first group of outs[i] in the list
+    for (size_t i = 0; i < n; ++i) {
+        const Matrix& w = *outs[i].w;
+        const size_t groups = w.rows / kernels::kPackRows;
+        const size_t g0 = std::max(mine0, first) - first, g1 = std::min(mine1, first + groups) - first;
+        if (mine0 < first + groups && mine1 > first)
+            k.packed_rows(w.type, w.packed, w.cols, g0, g1, xq, n_tok, outs[i].y, outs[i].ldy);
+        first += groups;
+    }
+#pragma omp barrier
+}
+
+}  // namespace
+
 void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
     const kernels::KernelTable& k = kernels::kernel_table();
     const bool simd = w.cols % k.lanes == 0;
@@ -134,11 +163,8 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
     const kernels::QuantActs xq = act != TensorType::F32 ? quantize_acts(act, x, ldx, n_tok, w.cols)
                                                          : kernels::QuantActs{};
     if (w.packed) {
-        // Equal contiguous shares of the 16-row groups, so each thread streams one range.
-        const size_t groups = w.rows / kernels::kPackRows, nth = size_t(omp_get_num_threads()),
-                     tid = size_t(omp_get_thread_num());
-        k.packed_rows(w.type, w.packed, w.cols, groups * tid / nth, groups * (tid + 1) / nth, xq, n_tok, y, ldy);
-#pragma omp barrier
+        const MatmulOut out{&w, y, ldy};
+        packed_outputs(&out, 1, xq, n_tok);
         return;
     }
 #pragma omp for schedule(static)
@@ -151,6 +177,19 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
         else
             decoded_rows(w, r0, r1, x, ldx, n_tok, y, ldy, simd ? &k : nullptr);
     }
+}
+
+void matmul_same_input(std::initializer_list<MatmulOut> outs, const float* x, size_t ldx, size_t n_tok) {
+    const Matrix& w0 = *outs.begin()->w;
+    const TensorType act = kernels::quant_act_type(w0.type);
+    bool shared = true;
+    for (const MatmulOut& o : outs)
+        shared &= o.w->packed && o.w->cols == w0.cols && kernels::quant_act_type(o.w->type) == act;
+    if (!shared) {
+        for (const MatmulOut& o : outs) matmul(*o.w, x, ldx, n_tok, o.y, o.ldy);
+        return;
+    }
+    packed_outputs(outs.begin(), outs.size(), quantize_acts(act, x, ldx, n_tok, w0.cols), n_tok);
 }
 
 void dequantize_row(const Matrix& w, size_t r, float* out) {

@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 namespace qwen {
 
@@ -48,6 +49,16 @@ size_t packed_bytes(const Matrix& w);
 // Repacks w into dst (packed_bytes(w) bytes, 64-byte aligned) and points w.packed at it.
 // Opens its own parallel region: call it outside one.
 void pack_matrix(Matrix& w, uint8_t* dst);
+
+// Several matrices with the same input (q, k and v; gate and up): y of each as matmul() would
+// give. When all are packed with the same activation format, the input is quantized once
+// and their rows are shared among the threads as one list.
+struct MatmulOut {
+    const Matrix* w;
+    float* y;
+    size_t ldy;
+};
+void matmul_same_input(std::initializer_list<MatmulOut> outs, const float* x, size_t ldx, size_t n_tok);
 
 // True if matmul() handles this weight type: every type quant::can_dequantize() accepts
 // (the loader reports the others as unsupported).

@@ -8,27 +8,127 @@ namespace qwen::kernels {
 
 namespace {
 
-// Offsets of the f16 scale, the 4-bit or 8-bit codes and Q5_0's high bits in a file block.
-struct FileBlock {
-    size_t bytes, qs, qh;
-};
+constexpr size_t R = kPackRows;
 
-bool file_block(TensorType type, FileBlock& fb) {
-    using namespace quant;
+size_t block_elems(TensorType type) {
+    return type == TensorType::Q4_K || type == TensorType::Q6_K ? quant::kQK_K : quant::kQK;
+}
+
+size_t file_block_bytes(TensorType type) {
     switch (type) {
-    case TensorType::Q8_0: fb = {sizeof(BlockQ8_0), offsetof(BlockQ8_0, qs), 0}; return true;
-    case TensorType::Q4_0: fb = {sizeof(BlockQ4_0), offsetof(BlockQ4_0, qs), 0}; return true;
-    case TensorType::IQ4_NL: fb = {sizeof(BlockIQ4_NL), offsetof(BlockIQ4_NL, qs), 0}; return true;
-    case TensorType::Q5_0: fb = {sizeof(BlockQ5_0), offsetof(BlockQ5_0, qs), offsetof(BlockQ5_0, qh)}; return true;
-    default: return false;
+    case TensorType::Q8_0: return sizeof(quant::BlockQ8_0);
+    case TensorType::Q4_0: return sizeof(quant::BlockQ4_0);
+    case TensorType::IQ4_NL: return sizeof(quant::BlockIQ4_NL);
+    case TensorType::Q5_0: return sizeof(quant::BlockQ5_0);
+    case TensorType::Q4_K: return sizeof(quant::BlockQ4_K);
+    case TensorType::Q6_K: return sizeof(quant::BlockQ6_K);
+    default: return 0;
     }
+}
+
+// ------------------------------------------------------------ 32-element formats
+
+void pack_block32(TensorType type, const uint8_t* const* blk, uint8_t* out) {
+    using namespace quant;
+    uint8_t* codes = out + 2 * R;
+    uint64_t masks[8] = {};
+    for (size_t r = 0; r < R; ++r) {
+        std::memcpy(out + 2 * r, blk[r], 2);  // d comes first in every 32-element block
+        if (type == TensorType::Q8_0) {
+            for (size_t j = 0; j < 8; ++j)
+                for (size_t i = 0; i < 4; ++i)
+                    codes[64 * j + 4 * r + i] = blk[r][offsetof(BlockQ8_0, qs) + 4 * j + i] ^ 0x80;
+            continue;
+        }
+        const size_t qs = type == TensorType::Q5_0 ? offsetof(BlockQ5_0, qs) : offsetof(BlockQ4_0, qs);
+        static_assert(offsetof(BlockQ4_0, qs) == offsetof(BlockIQ4_NL, qs));
+        for (size_t j = 0; j < 4; ++j) std::memcpy(codes + 64 * j + 4 * r, blk[r] + qs + 4 * j, 4);
+        if (type == TensorType::Q5_0) {
+            uint32_t qh;
+            std::memcpy(&qh, blk[r] + offsetof(BlockQ5_0, qh), 4);
+            for (size_t s = 0; s < 8; ++s) masks[s] |= uint64_t((qh >> (4 * s)) & 0xF) << (4 * r);
+        }
+    }
+    if (type == TensorType::Q5_0) std::memcpy(codes + 4 * 64, masks, sizeof masks);
+}
+
+// ------------------------------------------------------------ K-quants
+
+// The 256 unsigned codes of a super-block, as 32 vectors: low nibbles step 2v, high 2v + 1.
+void put_nibbles(const uint8_t (&u)[R][256], uint8_t* codes) {
+    for (size_t v = 0; v < 32; ++v)
+        for (size_t r = 0; r < R; ++r)
+            for (size_t i = 0; i < 4; ++i)
+                codes[64 * v + 4 * r + i] = uint8_t((u[r][8 * v + i] & 15) | (u[r][8 * v + 4 + i] & 15) << 4);
+}
+
+void pack_q4_k(const uint8_t* const* blk, uint8_t* out) {
+    using namespace quant;
+    uint8_t u[R][256];
+    uint8_t* sc = out + 4 * R;
+    uint8_t* mins = sc + 8 * R;
+    for (size_t r = 0; r < R; ++r) {
+        BlockQ4_K b;
+        std::memcpy(&b, blk[r], sizeof b);
+        std::memcpy(out + 2 * r, &b.d, 2);
+        std::memcpy(out + 2 * R + 2 * r, &b.dmin, 2);
+        for (int k = 0; k < 8; ++k) {
+            uint8_t s, m;
+            scale_min_k4(k, b.scales, s, m);
+            sc[16 * k + r] = s;
+            const int16_t m16 = m;
+            std::memcpy(mins + 64 * (k / 2) + 4 * r + 2 * (k % 2), &m16, 2);
+        }
+        for (int e = 0; e < 256; ++e) {
+            const uint8_t q = b.qs[32 * (e / 64) + e % 32];
+            u[r][e] = (e % 64) < 32 ? q & 15 : q >> 4;
+        }
+    }
+    put_nibbles(u, mins + 4 * 64);
+}
+
+void pack_q6_k(const uint8_t* const* blk, uint8_t* out) {
+    using namespace quant;
+    uint8_t u[R][256];
+    int8_t* sc = reinterpret_cast<int8_t*>(out + 2 * R);
+    uint8_t* codes = out + 2 * R + 16 * R;
+    uint64_t bit4[64] = {}, bit5[64] = {};
+    for (size_t r = 0; r < R; ++r) {
+        BlockQ6_K b;
+        std::memcpy(&b, blk[r], sizeof b);
+        std::memcpy(out + 2 * r, &b.d, 2);
+        for (int k = 0; k < 16; ++k) sc[16 * k + r] = b.scales[k];
+        for (int e = 0; e < 256; ++e) {
+            const int h = e / 128, l = e % 32, part = (e % 128) / 32;
+            const uint8_t ql = b.ql[64 * h + l + 32 * (part % 2)];
+            const int lo = part < 2 ? ql & 15 : ql >> 4;
+            const int hi = (b.qh[32 * h + l] >> (2 * part)) & 3;
+            u[r][e] = uint8_t(lo | hi << 4);  // q + 32, in [0, 63]
+            bit4[e / 4] |= uint64_t(hi & 1) << (4 * r + e % 4);
+            bit5[e / 4] |= uint64_t(hi >> 1) << (4 * r + e % 4);
+        }
+    }
+    put_nibbles(u, codes);
+    std::memcpy(codes + 32 * 64, bit4, sizeof bit4);
+    std::memcpy(codes + 32 * 64 + sizeof bit4, bit5, sizeof bit5);
 }
 
 }  // namespace
 
+size_t packed_block_bytes(TensorType type) {
+    switch (type) {
+    case TensorType::Q4_K: return 2496;
+    case TensorType::Q6_K: return 3360;
+    default: return R * file_block_bytes(type);
+    }
+}
+
+size_t packed_matrix_bytes(TensorType type, size_t rows, size_t cols) {
+    return rows / R * (cols / block_elems(type)) * packed_block_bytes(type);
+}
+
 bool packable(TensorType type, size_t rows, size_t cols) {
-    FileBlock fb;
-    return file_block(type, fb) && rows > 0 && rows % kPackRows == 0 && cols > 0 && cols % quant::kQK == 0;
+    return file_block_bytes(type) != 0 && rows > 0 && rows % R == 0 && cols > 0 && cols % block_elems(type) == 0;
 }
 
 int packed_offset_log2(TensorType type) {
@@ -41,32 +141,19 @@ int packed_offset_log2(TensorType type) {
 
 void pack_groups(TensorType type, const uint8_t* src, size_t row_bytes, size_t cols, size_t g0, size_t g1,
                  uint8_t* dst) {
-    FileBlock fb;
-    if (!file_block(type, fb)) return;
-    const size_t nb = cols / quant::kQK, R = kPackRows;
+    const size_t fb = file_block_bytes(type), pb = packed_block_bytes(type), nb = cols / block_elems(type);
+    if (!fb) return;
     for (size_t g = g0; g < g1; ++g)
         for (size_t b = 0; b < nb; ++b) {
-            uint8_t* out = dst + g * R * row_bytes + b * R * fb.bytes;
-            uint8_t* codes = out + 2 * R;
-            uint64_t masks[8] = {};
-            for (size_t r = 0; r < R; ++r) {
-                const uint8_t* blk = src + (g * R + r) * row_bytes + b * fb.bytes;
-                std::memcpy(out + 2 * r, blk, 2);  // d
-                if (type == TensorType::Q8_0) {
-                    for (size_t j = 0; j < 8; ++j)
-                        for (size_t i = 0; i < 4; ++i) codes[64 * j + 4 * r + i] = blk[fb.qs + 4 * j + i] ^ 0x80;
-                    continue;
-                }
-                for (size_t j = 0; j < 4; ++j) std::memcpy(codes + 64 * j + 4 * r, blk + fb.qs + 4 * j, 4);
-                if (type == TensorType::Q5_0) {
-                    uint32_t qh;
-                    std::memcpy(&qh, blk + fb.qh, 4);
-                    for (size_t s = 0; s < 8; ++s)
-                        masks[s] |= uint64_t((qh >> (4 * s)) & 0xF) << (4 * r);
-                }
-            }
-            if (type == TensorType::Q5_0)
-                for (size_t s = 0; s < 8; ++s) std::memcpy(codes + 4 * 64 + 8 * s, &masks[s], 8);
+            const uint8_t* blk[R];
+            for (size_t r = 0; r < R; ++r) blk[r] = src + (g * R + r) * row_bytes + b * fb;
+            uint8_t* out = dst + (g * nb + b) * pb;
+            if (type == TensorType::Q4_K)
+                pack_q4_k(blk, out);
+            else if (type == TensorType::Q6_K)
+                pack_q6_k(blk, out);
+            else
+                pack_block32(type, blk, out);
         }
 }
 

@@ -9,21 +9,23 @@
 // stored as is (no horizontal sums). Prefill reuses each unpacked weight vector for several
 // tokens the same way.
 //
-// Layout of a packed matrix (rows a multiple of 16, cols of 32): groups of 16 rows one after
-// the other; in a group, blocks b = 0 .. cols/32 - 1 one after the other; a block is
-//   16 f16 scales d (row r of the group at index r)                           32 bytes
-//   the codes of the 16 rows, as 4-byte chunks: chunk j of row r at 64 j + 4 r
-//     Q8_0:          8 chunks of 4 codes, each stored as code ^ 0x80 (unsigned q + 128)
-//     Q4_0 IQ4_NL:   4 chunks of 4 bytes, the file's own qs bytes 4j .. 4j+3, whose low
-//     Q5_0:          nibbles are codes 4j .. 4j+3 and high nibbles codes 16+4j .. 16+4j+3
+// Layout of a packed matrix (rows a multiple of 16, cols of the block size): groups of 16
+// rows one after the other; in a group, blocks b = 0 .. cols/block - 1 one after the other.
+// A code "step" s of a block is its elements 4s .. 4s+3; a step vector is 64 bytes, row r's
+// 4 codes at 4r. A block of the 32-element formats is
+//   16 f16 scales d (row r at index r)                                         32 bytes
+//   Q8_0:          8 step vectors, codes stored as q ^ 0x80 (unsigned q + 128)
+//   Q4_0 IQ4_NL:   4 vectors of the file's own qs bytes 4j .. 4j+3, whose low nibbles
+//   Q5_0:          are step j and high nibbles step j + 4
 //   Q5_0 only: 8 little-endian 64-bit masks, mask s bit 4r+i = bit 4 of code 4s+i of row r
-// so a block takes exactly the 16 rows' bytes in the file (18, 22 or 34 per row per block)
-// and the packed copy replaces them byte for byte in memory use.
-//
-// Every code is unsigned in the packed form (Q4_0 and Q5_0 as stored; Q8_0 offset by 128;
-// IQ4_NL's codebook entries offset by 128 in the kernel's lookup table): vpdpbusd multiplies
-// unsigned weight bytes by signed activation bytes, and the offset comes back exactly as
-// -offset * (the activation block's code sum), which the activation quantizer provides.
+// so it takes exactly the 16 rows' bytes in the file (18, 22 or 34 per row per block). A
+// 256-element super-block of the K-quants holds unsigned codes u in 32 vectors whose low
+// nibbles are step 2v and high nibbles step 2v + 1, after per-row scales:
+//   Q4_K: d, dmin (16 f16 each); sc[k][r] (8 x 16 bytes); m as int16 pairs, vector j lane r
+//         = (m[2j][r], m[2j+1][r]) (4 x 64 bytes); the 32 code vectors (u = q)       2496 bytes
+//   Q6_K: d (16 f16); sc[k][r] (16 x 16 int8); the 32 code vectors of u = q + 32's low
+//         nibbles; 64 masks of bit 4 of each step, then 64 of bit 5                  3360 bytes
+// (Q6_K exactly its file bytes, Q4_K 8% more for the widened scales and mins.)
 #pragma once
 
 #include "format/tensor_type.hpp"
@@ -38,8 +40,12 @@ constexpr size_t kPackRows = 16;
 // True if pack_rows() has a layout for this type and shape.
 bool packable(TensorType type, size_t rows, size_t cols);
 
-// The offset added to each code in the packed form (see above), as a power of two.
+// The offset added to each code of the 32-element formats (see above), as a power of two.
 int packed_offset_log2(TensorType type);
+
+// Bytes of one packed block (16 rows) of `type`, and of a whole packable matrix.
+size_t packed_block_bytes(TensorType type);
+size_t packed_matrix_bytes(TensorType type, size_t rows, size_t cols);
 
 // Packs rows [16 g0, 16 g1) of the GGUF rows at src (row_bytes apart) into dst, which holds
 // the whole packed matrix (its bytes for those groups are written, nothing else).

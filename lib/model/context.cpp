@@ -165,17 +165,14 @@ void Context::forward(const int32_t* tokens, const Sequence* seqs, size_t n_seqs
             const LayerWeights& L = model_.layers()[il];
             // Attention block.
             rms_norm(x, E, n, L.attn_norm, h.rms_eps, xn);
-            matmul(L.wq, xn, E, n, q, Q);
-            matmul(L.wk, xn, E, n, k, KV);
-            matmul(L.wv, xn, E, n, v, KV);
+            matmul_same_input({{&L.wq, q, Q}, {&L.wk, k, KV}, {&L.wv, v, KV}}, xn, E, n);
             qkv_bias_rope_store(shape, seqs, n_seqs, L.bq, L.bk, L.bv, rope, q, k, v, il);
             attention(shape, seqs, n_seqs, q, il, scores, att);
             matmul(L.wo, att, Q, n, tmp, E);
             add_rows(x, tmp, E, n);
             // Feed-forward block (SwiGLU).
             rms_norm(x, E, n, L.ffn_norm, h.rms_eps, xn);
-            matmul(L.gate, xn, E, n, gate, F);
-            matmul(L.up, xn, E, n, up, F);
+            matmul_same_input({{&L.gate, gate, F}, {&L.up, up, F}}, xn, E, n);
             silu_mul(gate, up, F, n);
             matmul(L.down, gate, F, n, tmp, E);
             add_rows(x, tmp, E, n);

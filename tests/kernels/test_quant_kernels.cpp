@@ -312,6 +312,10 @@ TEST_CASE("repacked 16-row groups: the row-interleaved kernels equal ggml's arit
         check_type<BlockQ5_0, BlockQ8_0>(TensorType::Q5_0, cols, true);
         check_type<BlockIQ4_NL, BlockQ8_0>(TensorType::IQ4_NL, cols, true);
     }
+    for (size_t cols : {512, 4864}) {
+        check_type<BlockQ4_K, BlockQ8_K>(TensorType::Q4_K, cols, true);
+        check_type<BlockQ6_K, BlockQ8_K>(TensorType::Q6_K, cols, true);
+    }
 }
 
 TEST_CASE("a NaN or infinite weight scale propagates to its row only") {
@@ -319,5 +323,8 @@ TEST_CASE("a NaN or infinite weight scale propagates to its row only") {
         check_non_finite(t, 896);
         check_non_finite(t, 896, true);
     }
-    for (TensorType t : {TensorType::Q4_K, TensorType::Q6_K}) check_non_finite(t, 512);
+    for (TensorType t : {TensorType::Q4_K, TensorType::Q6_K}) {
+        check_non_finite(t, 512);
+        check_non_finite(t, 512, true);
+    }
 }

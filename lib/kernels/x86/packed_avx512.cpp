@@ -94,8 +94,94 @@ void tile(const uint8_t* w, size_t nb, int shift, const QuantActs& x, size_t t0,
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy, acc[t]);
 }
 
+// ---------------------------------------------------------------- K-quants
+// 32 code vectors per super-block, low nibbles step 2v and high nibbles step 2v + 1 (elements
+// 8v .. 8v+7); a sub-block k is vectors kVecs k .. kVecs (k + 1) - 1. Its sums start at the
+// code offset's correction (Q6_K: -32 * the activation's 16-element sum), are multiplied by
+// the rows' sub-block scales in integers, and the super-block total is scaled by d * d_x in
+// float, as ggml does; Q4_K subtracts dmin * d_x * sum(m * activation sums) (vpdpwssd).
+
+struct PQ4_K {
+    static constexpr size_t kBytes = 2496;
+    static constexpr int kSubs = 8, kVecs = 4;
+    static constexpr bool kMins = true;
+    static const uint8_t* codes(const uint8_t* blk) { return blk + 448; }
+    static __m512i scales(const uint8_t* blk, int k) {
+        return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 64 + 16 * k)));
+    }
+    static int32_t start(const int16_t*, int) { return 0; }
+    static __m512i step(const uint8_t*, int, __m512i n) { return n; }
+};
+
+struct PQ6_K {
+    static constexpr size_t kBytes = 3360;
+    static constexpr int kSubs = 16, kVecs = 2;
+    static constexpr bool kMins = false;
+    static const uint8_t* codes(const uint8_t* blk) { return blk + 288; }
+    static __m512i scales(const uint8_t* blk, int k) {
+        return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * k)));
+    }
+    static int32_t start(const int16_t* bsums, int k) { return -32 * bsums[k]; }
+    // Bits 4 and 5 of the codes of step s, from their bit planes after the nibbles.
+    static __m512i step(const uint8_t* codes, int s, __m512i n) {
+        __mmask64 b4, b5;
+        std::memcpy(&b4, codes + 2048 + 8 * s, 8);
+        std::memcpy(&b5, codes + 2048 + 512 + 8 * s, 8);
+        n = _mm512_mask_add_epi8(n, b4, n, _mm512_set1_epi8(16));
+        return _mm512_mask_add_epi8(n, b5, n, _mm512_set1_epi8(32));
+    }
+};
+
+template <class P, int T>
+void tile_k(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = w + b * P::kBytes;
+        const uint8_t* codes = P::codes(blk);
+        __m512i total[T];
+        for (int t = 0; t < T; ++t) total[t] = _mm512_setzero_si512();
+        for (int k = 0; k < P::kSubs; ++k) {
+            __m512i sum[T];
+            for (int t = 0; t < T; ++t) sum[t] = _mm512_set1_epi32(P::start(x.bsums + ((t0 + t) * nb + b) * 16, k));
+            for (int v = k * P::kVecs; v < (k + 1) * P::kVecs; ++v) {
+                const __m512i raw = _mm512_loadu_si512(codes + 64 * v);
+                const __m512i c0 = P::step(codes, 2 * v, _mm512_and_si512(raw, low));
+                const __m512i c1 = P::step(codes, 2 * v + 1, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low));
+                for (int t = 0; t < T; ++t) {
+                    const int8_t* xq = x.q + (t0 + t) * x.cols + b * 256 + 8 * v;
+                    sum[t] = _mm512_dpbusd_epi32(sum[t], c0, broadcast4(xq));
+                    sum[t] = _mm512_dpbusd_epi32(sum[t], c1, broadcast4(xq + 4));
+                }
+            }
+            const __m512i sc = P::scales(blk, k);
+            for (int t = 0; t < T; ++t) total[t] = _mm512_add_epi32(total[t], _mm512_mullo_epi32(sum[t], sc));
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+        for (int t = 0; t < T; ++t) {
+            const __m512 dx = _mm512_set1_ps(x.d[(t0 + t) * nb + b]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total[t]), _mm512_mul_ps(d, dx), acc[t]);
+            if constexpr (P::kMins) {
+                // sum over sub-blocks k of m[k] * (the activation's sum over sub-block k), as
+                // int16 pairs of sub-blocks (2j, 2j + 1) against the rows' pairs of mins.
+                const int16_t* bs = x.bsums + ((t0 + t) * nb + b) * 16;
+                __m512i mins = _mm512_setzero_si512();
+                for (int j = 0; j < 4; ++j) {
+                    const uint32_t lo = uint16_t(bs[4 * j] + bs[4 * j + 1]), hi = uint16_t(bs[4 * j + 2] + bs[4 * j + 3]);
+                    mins = _mm512_dpwssd_epi32(mins, _mm512_loadu_si512(blk + 192 + 64 * j), _mm512_set1_epi32(int(lo | hi << 16)));
+                }
+                const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
+                acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins), _mm512_mul_ps(dmin, dx), acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy, acc[t]);
+}
+
 // Groups [g0, g1) times every token: each group's weights (16 rows, at most 16 * 5.2 KiB for
-// the widest rows) stay in L1/L2 while the tokens pass over them 8 at a time.
+// the widest rows) stay in L1/L2 while the tokens pass over them, 8 at a time (4 for the
+// K-quants, whose tiles need more registers).
 template <class P>
 void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, int shift, const QuantActs& x, size_t n_tok,
             float* y, size_t ldy) {
@@ -111,6 +197,20 @@ void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, int shift, cons
     }
 }
 
+template <class P>
+void groups_k(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x, size_t n_tok, float* y,
+              size_t ldy) {
+    const size_t nb = cols / 256, group_bytes = nb * P::kBytes;
+    for (size_t g = g0; g < g1; ++g) {
+        const uint8_t* wg = w + g * group_bytes;
+        float* yg = y + g * kR;
+        size_t t = 0;
+        for (; t + 4 <= n_tok; t += 4) tile_k<P, 4>(wg, nb, x, t, yg, ldy);
+        if (n_tok - t >= 2) tile_k<P, 2>(wg, nb, x, t, yg, ldy), t += 2;
+        if (n_tok - t >= 1) tile_k<P, 1>(wg, nb, x, t, yg, ldy);
+    }
+}
+
 }  // namespace
 
 void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x,
@@ -121,6 +221,8 @@ void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t
     case TensorType::Q4_0: groups<P4>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
     case TensorType::Q5_0: groups<P5>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
     case TensorType::IQ4_NL: groups<PNL>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
+    case TensorType::Q4_K: groups_k<PQ4_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::Q6_K: groups_k<PQ6_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     default: break;
     }
 }
