@@ -120,12 +120,31 @@ size_t packed_bytes(const Matrix& w) {
     return ok ? kernels::packed_matrix_bytes(w.type, w.rows, w.cols) : 0;
 }
 
+void pack_matrices(Matrix* const* ws, uint8_t* const* dsts, size_t n, const PackedSource& packed_source) {
+    // Work items of up to 8 groups of one matrix, handed out dynamically: one parallel region
+    // for the whole model, and the small matrices (k, v: 8 groups) never leave threads idle.
+    constexpr size_t kItem = 8;
+    std::vector<std::pair<size_t, size_t>> items;  // (matrix, first group)
+    for (size_t i = 0; i < n; ++i)
+        for (size_t g = 0; g < ws[i]->rows / kernels::kPackRows; g += kItem) items.emplace_back(i, g);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long it = 0; it < long(items.size()); ++it) {
+        const auto [i, g0] = items[size_t(it)];
+        const Matrix& w = *ws[i];
+        const size_t g1 = std::min(g0 + kItem, w.rows / kernels::kPackRows);
+        kernels::pack_groups(w.type, w.data, w.row_bytes, w.cols, g0, g1, dsts[i]);
+        if (packed_source) {
+            const size_t row0 = g0 * kernels::kPackRows, rows = (g1 - g0) * kernels::kPackRows;
+            packed_source(w.data + row0 * w.row_bytes, rows * w.row_bytes);
+        }
+    }
+    for (size_t i = 0; i < n; ++i) ws[i]->packed = dsts[i];
+}
+
 void pack_matrix(Matrix& w, uint8_t* dst) {
-    const long groups = long(w.rows / kernels::kPackRows);
-#pragma omp parallel for schedule(static)
-    for (long g = 0; g < groups; ++g)
-        kernels::pack_groups(w.type, w.data, w.row_bytes, w.cols, size_t(g), size_t(g) + 1, dst);
-    w.packed = dst;
+    Matrix* ws[] = {&w};
+    uint8_t* dsts[] = {dst};
+    pack_matrices(ws, dsts, 1, {});
 }
 
 bool matmul_supports(TensorType type) { return quant::can_dequantize(type); }

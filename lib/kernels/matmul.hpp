@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 
 namespace qwen {
@@ -46,9 +47,13 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
 // and shape (kernels/packed.hpp), else 0 (its kernels take the rows as stored).
 size_t packed_bytes(const Matrix& w);
 
-// Repacks w into dst (packed_bytes(w) bytes, 64-byte aligned) and points w.packed at it.
-// Opens its own parallel region: call it outside one.
+// Repacks w into dst (packed_bytes(w) bytes, 64-byte aligned) and points w.packed at it;
+// pack_matrices() does n of them in one parallel region, calling packed_source (if set)
+// with each piece of stored rows once it is packed, from the thread that packed it. Call
+// them outside a parallel region.
+using PackedSource = std::function<void(const uint8_t* data, size_t bytes)>;
 void pack_matrix(Matrix& w, uint8_t* dst);
+void pack_matrices(Matrix* const* ws, uint8_t* const* dsts, size_t n, const PackedSource& packed_source);
 
 // Several matrices with the same input (q, k and v; gate and up): y of each as matmul() would
 // give. When all are packed with the same activation format, the input is quantized once

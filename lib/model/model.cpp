@@ -42,15 +42,20 @@ Model::Model(std::unique_ptr<ModelSource> source) : source_(std::move(source)) {
     for (Matrix* m : all) total += (packed_bytes(*m) + 63) / 64 * 64;
     if (total == 0) return;
     packed_ = PageBuffer(total);
+    std::vector<Matrix*> ws;
+    std::vector<uint8_t*> dsts;
     size_t at = 0;
     for (Matrix* m : all)
         if (const size_t n = packed_bytes(*m)) {
-            pack_matrix(*m, packed_.data() + at);
+            ws.push_back(m);
+            dsts.push_back(packed_.data() + at);
             at += (n + 63) / 64 * 64;
-            // The stored rows are read no more (the tied embedding's only a row at a time, which
-            // the mapping reads back from the file as needed).
-            source_->release(m->data, n);
         }
+    // The stored rows are read no more once packed (the tied embedding's only a row at a time,
+    // which the mapping reads back from the file as needed): releasing them piece by piece
+    // keeps the resident size near the file's size during the load, not twice it.
+    pack_matrices(ws.data(), dsts.data(), ws.size(),
+                  [this](const uint8_t* data, size_t bytes) { source_->release(data, bytes); });
 }
 
 static std::string dims_str(const std::vector<uint64_t>& d) {
