@@ -109,8 +109,9 @@ int main(int argc, char** argv) {
     };
     // q / o projections, k / v, gate / up, down, and the tied embedding as LM head.
     const Shape shapes[] = {{896, 896}, {128, 896}, {4864, 896}, {896, 4864}, {151936, 896}};
-    const TensorType types[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0,
-                                TensorType::IQ4_NL, TensorType::Q4_K, TensorType::Q6_K};
+    const TensorType types[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                TensorType::Q5_1, TensorType::IQ4_NL, TensorType::Q4_K, TensorType::Q5_K,
+                                TensorType::Q6_K};
     for (TensorType t : types)
         for (Shape s : shapes) {
             if (s.cols % qwen::tensor_type_info(t).block_elems) continue;  // K-quants: only ffn_down

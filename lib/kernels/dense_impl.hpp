@@ -23,6 +23,8 @@ static void tile(Load load, const uint8_t* w, size_t row_bytes, size_t cols, con
         Batch xv[T];
         for (int t = 0; t < T; ++t) xv[t] = Batch::load_unaligned(x + t * ldx + c);
         for (int r = 0; r < R; ++r) {
+            // Decode streams R rows at once, more than the hardware prefetchers follow well.
+            if constexpr (T == 1) __builtin_prefetch(w + r * row_bytes + c * Load::kBytes + 1024);
             Batch wv = load(w + r * row_bytes, c);
             for (int t = 0; t < T; ++t) acc[r][t] = xsimd::fma(wv, xv[t], acc[r][t]);
         }
@@ -55,6 +57,8 @@ static void dense_rows(Load load, const uint8_t* w, size_t row_bytes, size_t col
         const float* xb = x + t0 * ldx;
         float* yb = y + t0 * ldy;
         size_t r = r0;
+        if (nt == 1)  // decode: memory-bound, 8 rows in flight
+            for (; r + 8 <= r1; r += 8) tile<Load, 8, 1>(load, w + r * row_bytes, row_bytes, cols, xb, ldx, yb + r, ldy);
         for (; r + 4 <= r1; r += 4)
             tile_rows<Load, 4>(load, w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
         for (; r < r1; ++r) tile_rows<Load, 1>(load, w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
@@ -62,14 +66,17 @@ static void dense_rows(Load load, const uint8_t* w, size_t row_bytes, size_t col
 }
 
 struct LoadF32 {
+    static constexpr size_t kBytes = 4;
     Batch operator()(const uint8_t* row, size_t c) const {
         return Batch::load_unaligned(reinterpret_cast<const float*>(row) + c);
     }
 };
 struct LoadF16 {
+    static constexpr size_t kBytes = 2;
     Batch operator()(const uint8_t* row, size_t c) const { return load_f16(reinterpret_cast<const uint16_t*>(row) + c); }
 };
 struct LoadBF16 {
+    static constexpr size_t kBytes = 2;
     Batch operator()(const uint8_t* row, size_t c) const { return load_bf16(reinterpret_cast<const uint16_t*>(row) + c); }
 };
 

@@ -151,6 +151,11 @@ bool matmul_supports(TensorType type) { return quant::can_dequantize(type); }
 
 namespace {
 
+// The activation format w's kernel takes (F32: none, the rows are multiplied in float).
+TensorType act_type(const Matrix& w) {
+    return w.packed ? kernels::packed_act_type(w.type) : kernels::quant_act_type(w.type);
+}
+
 // Packed matrices sharing one quantized input: their 16-row groups, taken as one list, in
 // equal contiguous shares per thread (each thread streams one range), then a barrier.
 void packed_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& xq, size_t n_tok) {
@@ -178,7 +183,7 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
     const bool simd = w.cols % k.lanes == 0;
     const bool dense = quant::is_dense(w.type);
     const long n_chunks = long((w.rows + kChunk - 1) / kChunk);
-    const TensorType act = kernels::quant_act_type(w.type);
+    const TensorType act = act_type(w);
     const kernels::QuantActs xq = act != TensorType::F32 ? quantize_acts(act, x, ldx, n_tok, w.cols)
                                                          : kernels::QuantActs{};
     if (w.packed) {
@@ -200,10 +205,9 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
 
 void matmul_same_input(std::initializer_list<MatmulOut> outs, const float* x, size_t ldx, size_t n_tok) {
     const Matrix& w0 = *outs.begin()->w;
-    const TensorType act = kernels::quant_act_type(w0.type);
+    const TensorType act = act_type(w0);
     bool shared = true;
-    for (const MatmulOut& o : outs)
-        shared &= o.w->packed && o.w->cols == w0.cols && kernels::quant_act_type(o.w->type) == act;
+    for (const MatmulOut& o : outs) shared &= o.w->packed && o.w->cols == w0.cols && act_type(*o.w) == act;
     if (!shared) {
         for (const MatmulOut& o : outs) matmul(*o.w, x, ldx, n_tok, o.y, o.ldy);
         return;

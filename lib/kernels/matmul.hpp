@@ -13,9 +13,11 @@
 // block formats are decoded row by row with the reference dequantizer and multiplied in
 // float (exact, slower).
 //
-// Q8_0, Q4_0, Q5_0 and IQ4_NL matrices can be repacked once at load (pack_matrix) into the
-// row-interleaved layout of kernels/packed.hpp, which this CPU's kernels may multiply much
-// faster; the sums are the same integers, scaled and added in a different float order.
+// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K and Q6_K matrices can be repacked once
+// at load (pack_matrix) into the row-interleaved layout of kernels/packed.hpp, which this
+// CPU's kernels may multiply much faster; the sums are the same integers, scaled and added
+// in a different float order (Q4_1, Q5_1 and Q5_K, which have no kernel on the stored rows,
+// thus go from float products to ggml's integer ones).
 //
 // Threading: matmul() shares its rows among the threads of the enclosing OpenMP parallel
 // region (an orphaned `omp for`), so the forward pass opens one parallel region for a

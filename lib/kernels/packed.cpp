@@ -3,6 +3,7 @@
 #include "quant/blocks.hpp"
 
 #include <cstring>
+#include <type_traits>
 
 namespace qwen::kernels {
 
@@ -11,7 +12,7 @@ namespace {
 constexpr size_t R = kPackRows;
 
 size_t block_elems(TensorType type) {
-    return type == TensorType::Q4_K || type == TensorType::Q6_K ? quant::kQK_K : quant::kQK;
+    return type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K ? quant::kQK_K : quant::kQK;
 }
 
 size_t file_block_bytes(TensorType type) {
@@ -20,7 +21,10 @@ size_t file_block_bytes(TensorType type) {
     case TensorType::Q4_0: return sizeof(quant::BlockQ4_0);
     case TensorType::IQ4_NL: return sizeof(quant::BlockIQ4_NL);
     case TensorType::Q5_0: return sizeof(quant::BlockQ5_0);
+    case TensorType::Q4_1: return sizeof(quant::BlockQ4_1);
+    case TensorType::Q5_1: return sizeof(quant::BlockQ5_1);
     case TensorType::Q4_K: return sizeof(quant::BlockQ4_K);
+    case TensorType::Q5_K: return sizeof(quant::BlockQ5_K);
     case TensorType::Q6_K: return sizeof(quant::BlockQ6_K);
     default: return 0;
     }
@@ -28,28 +32,43 @@ size_t file_block_bytes(TensorType type) {
 
 // ------------------------------------------------------------ 32-element formats
 
-void pack_block32(TensorType type, const uint8_t* const* blk, uint8_t* out) {
+// Where a 32-element block keeps its codes, its high bits (0: none) and its minimum m
+// (0: none); d is always first.
+struct Fields32 {
+    size_t qs, qh, m;
+};
+
+Fields32 fields32(TensorType type) {
     using namespace quant;
-    uint8_t* codes = out + 2 * R;
+    switch (type) {
+    case TensorType::Q5_0: return {offsetof(BlockQ5_0, qs), offsetof(BlockQ5_0, qh), 0};
+    case TensorType::Q4_1: return {offsetof(BlockQ4_1, qs), 0, offsetof(BlockQ4_1, m)};
+    case TensorType::Q5_1: return {offsetof(BlockQ5_1, qs), offsetof(BlockQ5_1, qh), offsetof(BlockQ5_1, m)};
+    case TensorType::Q8_0: return {offsetof(BlockQ8_0, qs), 0, 0};
+    default: return {offsetof(BlockQ4_0, qs), 0, 0};  // Q4_0, IQ4_NL
+    }
+}
+
+void pack_block32(TensorType type, const uint8_t* const* blk, uint8_t* out) {
+    const Fields32 f = fields32(type);
+    uint8_t* codes = out + (f.m ? 4 : 2) * R;
     uint64_t masks[8] = {};
     for (size_t r = 0; r < R; ++r) {
-        std::memcpy(out + 2 * r, blk[r], 2);  // d comes first in every 32-element block
+        std::memcpy(out + 2 * r, blk[r], 2);
+        if (f.m) std::memcpy(out + 2 * R + 2 * r, blk[r] + f.m, 2);
         if (type == TensorType::Q8_0) {
             for (size_t j = 0; j < 8; ++j)
-                for (size_t i = 0; i < 4; ++i)
-                    codes[64 * j + 4 * r + i] = blk[r][offsetof(BlockQ8_0, qs) + 4 * j + i] ^ 0x80;
+                for (size_t i = 0; i < 4; ++i) codes[64 * j + 4 * r + i] = blk[r][f.qs + 4 * j + i] ^ 0x80;
             continue;
         }
-        const size_t qs = type == TensorType::Q5_0 ? offsetof(BlockQ5_0, qs) : offsetof(BlockQ4_0, qs);
-        static_assert(offsetof(BlockQ4_0, qs) == offsetof(BlockIQ4_NL, qs));
-        for (size_t j = 0; j < 4; ++j) std::memcpy(codes + 64 * j + 4 * r, blk[r] + qs + 4 * j, 4);
-        if (type == TensorType::Q5_0) {
+        for (size_t j = 0; j < 4; ++j) std::memcpy(codes + 64 * j + 4 * r, blk[r] + f.qs + 4 * j, 4);
+        if (f.qh) {
             uint32_t qh;
-            std::memcpy(&qh, blk[r] + offsetof(BlockQ5_0, qh), 4);
+            std::memcpy(&qh, blk[r] + f.qh, 4);
             for (size_t s = 0; s < 8; ++s) masks[s] |= uint64_t((qh >> (4 * s)) & 0xF) << (4 * r);
         }
     }
-    if (type == TensorType::Q5_0) std::memcpy(codes + 4 * 64, masks, sizeof masks);
+    if (f.qh) std::memcpy(codes + 4 * 64, masks, sizeof masks);
 }
 
 // ------------------------------------------------------------ K-quants
@@ -62,13 +81,17 @@ void put_nibbles(const uint8_t (&u)[R][256], uint8_t* codes) {
                 codes[64 * v + 4 * r + i] = uint8_t((u[r][8 * v + i] & 15) | (u[r][8 * v + 4 + i] & 15) << 4);
 }
 
-void pack_q4_k(const uint8_t* const* blk, uint8_t* out) {
+// Q4_K, and Q5_K with bit 4 of each step's codes as 64 masks after the nibbles.
+template <class Block>
+void pack_q45_k(const uint8_t* const* blk, uint8_t* out) {
     using namespace quant;
+    constexpr bool kQ5 = std::is_same_v<Block, BlockQ5_K>;
     uint8_t u[R][256];
+    uint64_t bit4[64] = {};
     uint8_t* sc = out + 4 * R;
     uint8_t* mins = sc + 8 * R;
     for (size_t r = 0; r < R; ++r) {
-        BlockQ4_K b;
+        Block b;
         std::memcpy(&b, blk[r], sizeof b);
         std::memcpy(out + 2 * r, &b.d, 2);
         std::memcpy(out + 2 * R + 2 * r, &b.dmin, 2);
@@ -82,9 +105,14 @@ void pack_q4_k(const uint8_t* const* blk, uint8_t* out) {
         for (int e = 0; e < 256; ++e) {
             const uint8_t q = b.qs[32 * (e / 64) + e % 32];
             u[r][e] = (e % 64) < 32 ? q & 15 : q >> 4;
+            if constexpr (kQ5) {
+                const int hi = (b.qh[e % 32] >> (2 * (e / 64) + (e % 64) / 32)) & 1;
+                bit4[e / 4] |= uint64_t(hi) << (4 * r + e % 4);
+            }
         }
     }
     put_nibbles(u, mins + 4 * 64);
+    if constexpr (kQ5) std::memcpy(mins + 4 * 64 + 2048, bit4, sizeof bit4);
 }
 
 void pack_q6_k(const uint8_t* const* blk, uint8_t* out) {
@@ -118,6 +146,7 @@ void pack_q6_k(const uint8_t* const* blk, uint8_t* out) {
 size_t packed_block_bytes(TensorType type) {
     switch (type) {
     case TensorType::Q4_K: return 2496;
+    case TensorType::Q5_K: return 3008;
     case TensorType::Q6_K: return 3360;
     default: return R * file_block_bytes(type);
     }
@@ -131,12 +160,8 @@ bool packable(TensorType type, size_t rows, size_t cols) {
     return file_block_bytes(type) != 0 && rows > 0 && rows % R == 0 && cols > 0 && cols % block_elems(type) == 0;
 }
 
-int packed_offset_log2(TensorType type) {
-    switch (type) {
-    case TensorType::Q4_0: return 3;
-    case TensorType::Q5_0: return 4;
-    default: return 7;  // Q8_0 and IQ4_NL: 128
-    }
+TensorType packed_act_type(TensorType type) {
+    return block_elems(type) == quant::kQK_K ? TensorType::Q8_K : TensorType::Q8_0;
 }
 
 void pack_groups(TensorType type, const uint8_t* src, size_t row_bytes, size_t cols, size_t g0, size_t g1,
@@ -149,7 +174,9 @@ void pack_groups(TensorType type, const uint8_t* src, size_t row_bytes, size_t c
             for (size_t r = 0; r < R; ++r) blk[r] = src + (g * R + r) * row_bytes + b * fb;
             uint8_t* out = dst + (g * nb + b) * pb;
             if (type == TensorType::Q4_K)
-                pack_q4_k(blk, out);
+                pack_q45_k<quant::BlockQ4_K>(blk, out);
+            else if (type == TensorType::Q5_K)
+                pack_q45_k<quant::BlockQ5_K>(blk, out);
             else if (type == TensorType::Q6_K)
                 pack_q6_k(blk, out);
             else

@@ -14,18 +14,21 @@
 // A code "step" s of a block is its elements 4s .. 4s+3; a step vector is 64 bytes, row r's
 // 4 codes at 4r. A block of the 32-element formats is
 //   16 f16 scales d (row r at index r)                                         32 bytes
+//   Q4_1 Q5_1:     16 f16 minimums m                                            32 bytes
 //   Q8_0:          8 step vectors, codes stored as q ^ 0x80 (unsigned q + 128)
 //   Q4_0 IQ4_NL:   4 vectors of the file's own qs bytes 4j .. 4j+3, whose low nibbles
-//   Q5_0:          are step j and high nibbles step j + 4
-//   Q5_0 only: 8 little-endian 64-bit masks, mask s bit 4r+i = bit 4 of code 4s+i of row r
-// so it takes exactly the 16 rows' bytes in the file (18, 22 or 34 per row per block). A
+//   Q4_1 Q5_0      are step j and high nibbles step j + 4
+//   Q5_1:
+//   Q5_0 Q5_1: 8 little-endian 64-bit masks, mask s bit 4r+i = bit 4 of code 4s+i of row r
+// so it takes exactly the 16 rows' bytes in the file (18 to 34 per row per block). A
 // 256-element super-block of the K-quants holds unsigned codes u in 32 vectors whose low
 // nibbles are step 2v and high nibbles step 2v + 1, after per-row scales:
 //   Q4_K: d, dmin (16 f16 each); sc[k][r] (8 x 16 bytes); m as int16 pairs, vector j lane r
 //         = (m[2j][r], m[2j+1][r]) (4 x 64 bytes); the 32 code vectors (u = q)       2496 bytes
+//   Q5_K: as Q4_K, then 64 masks of bit 4 of each step's codes                       3008 bytes
 //   Q6_K: d (16 f16); sc[k][r] (16 x 16 int8); the 32 code vectors of u = q + 32's low
 //         nibbles; 64 masks of bit 4 of each step, then 64 of bit 5                  3360 bytes
-// (Q6_K exactly its file bytes, Q4_K 8% more for the widened scales and mins.)
+// (Q6_K exactly its file bytes, Q4_K and Q5_K 8% and 7% more for the widened scales and mins.)
 #pragma once
 
 #include "format/tensor_type.hpp"
@@ -40,8 +43,9 @@ constexpr size_t kPackRows = 16;
 // True if pack_rows() has a layout for this type and shape.
 bool packable(TensorType type, size_t rows, size_t cols);
 
-// The offset added to each code of the 32-element formats (see above), as a power of two.
-int packed_offset_log2(TensorType type);
+// The activation format of the packed kernel for weights of `type`: Q8_0, or Q8_K for the
+// K-quants.
+TensorType packed_act_type(TensorType type);
 
 // Bytes of one packed block (16 rows) of `type`, and of a whole packable matrix.
 size_t packed_block_bytes(TensorType type);

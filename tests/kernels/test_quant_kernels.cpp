@@ -66,6 +66,12 @@ int code32(const BlockQ5_0& b, int j) {
     return (nibble(b.qs, j) | int((qh >> j) & 1) << 4) - 16;
 }
 int code32(const BlockIQ4_NL& b, int j) { return kIq4nlValues[nibble(b.qs, j)]; }
+int code32(const BlockQ4_1& b, int j) { return nibble(b.qs, j); }
+int code32(const BlockQ5_1& b, int j) {
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    return nibble(b.qs, j) | int((qh >> j) & 1) << 4;
+}
 
 template <class B>
 void ref_block(const B& w, const BlockQ8_0& x, Term& t) {
@@ -75,13 +81,21 @@ void ref_block(const B& w, const BlockQ8_0& x, Term& t) {
         a += std::abs(code32(w, j) * x.qs[j]);
     }
     t.add(f16_to_f32(w.d) * f16_to_f32(x.d), s, a);
+    if constexpr (requires { w.m; }) {  // Q4_1 / Q5_1: x = d q + m
+        int64_t sx = 0, ax = 0;
+        for (int j = 0; j < 32; ++j) sx += x.qs[j], ax += std::abs(x.qs[j]);
+        t.add(f16_to_f32(w.m) * f16_to_f32(x.d), sx, ax);
+    }
 }
 
-void ref_block(const BlockQ4_K& w, const BlockQ8_K& x, Term& t) {
+// Q4_K, and Q5_K with bit 4 of element e at bit (2 (e / 64) + (e % 64) / 32) of qh[e % 32].
+template <class B>
+void ref_block_q45_k(const B& w, const BlockQ8_K& x, Term& t) {
     int64_t s = 0, a = 0, sm = 0, am = 0;
     for (int e = 0; e < 256; ++e) {
         const int g = e / 64, sub = e / 32;
-        const int q = (e % 64) < 32 ? w.qs[32 * g + e % 32] & 15 : w.qs[32 * g + e % 32] >> 4;
+        int q = (e % 64) < 32 ? w.qs[32 * g + e % 32] & 15 : w.qs[32 * g + e % 32] >> 4;
+        if constexpr (requires { w.qh; }) q |= ((w.qh[e % 32] >> (2 * g + (e % 64) / 32)) & 1) << 4;
         uint8_t sc, m;
         scale_min_k4(sub, w.scales, sc, m);
         s += sc * q * x.qs[e];
@@ -92,6 +106,8 @@ void ref_block(const BlockQ4_K& w, const BlockQ8_K& x, Term& t) {
     t.add(f16_to_f32(w.d) * x.d, s, a);
     t.add(-(f16_to_f32(w.dmin) * x.d), sm, am);
 }
+void ref_block(const BlockQ4_K& w, const BlockQ8_K& x, Term& t) { ref_block_q45_k(w, x, t); }
+void ref_block(const BlockQ5_K& w, const BlockQ8_K& x, Term& t) { ref_block_q45_k(w, x, t); }
 
 void ref_block(const BlockQ6_K& w, const BlockQ8_K& x, Term& t) {
     int64_t s = 0, a = 0;
@@ -125,10 +141,13 @@ std::vector<Term> reference(const std::vector<uint8_t>& w, size_t rows, size_t c
 
 // ------------------------------------------------------------------ weights
 
-// f16 scale fields of each block (everything else is codes or integer sub-scales).
+// f16 scale and minimum fields of each block (everything else is codes or integer sub-scales).
 std::vector<size_t> scale_offsets(TensorType type) {
     switch (type) {
     case TensorType::Q4_K: return {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)};
+    case TensorType::Q5_K: return {offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)};
+    case TensorType::Q4_1: return {offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)};
+    case TensorType::Q5_1: return {offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)};
     case TensorType::Q6_K: return {offsetof(BlockQ6_K, d)};
     default: return {0};
     }
@@ -206,7 +225,7 @@ bool pack_for_path(Matrix& m, AlignedBuffer<uint8_t>& storage) {
 template <class B, class A>
 void check_type(TensorType type, size_t cols, bool packed = false) {
     const TensorType act = sizeof(A::qs) == 32 ? TensorType::Q8_0 : TensorType::Q8_K;
-    REQUIRE(kernels::quant_act_type(type) == act);
+    REQUIRE((packed ? kernels::packed_act_type(type) : kernels::quant_act_type(type)) == act);
     const size_t rows = packed ? 48 : 37;
     const auto w = weights(type, rows, cols, cols + size_t(type));
     Matrix m{type, w.data(), rows, cols, *tensor_row_bytes(type, cols)};
@@ -312,8 +331,13 @@ TEST_CASE("repacked 16-row groups: the row-interleaved kernels equal ggml's arit
         check_type<BlockQ5_0, BlockQ8_0>(TensorType::Q5_0, cols, true);
         check_type<BlockIQ4_NL, BlockQ8_0>(TensorType::IQ4_NL, cols, true);
     }
+    for (size_t cols : {896, 4864}) {
+        check_type<BlockQ4_1, BlockQ8_0>(TensorType::Q4_1, cols, true);
+        check_type<BlockQ5_1, BlockQ8_0>(TensorType::Q5_1, cols, true);
+    }
     for (size_t cols : {512, 4864}) {
         check_type<BlockQ4_K, BlockQ8_K>(TensorType::Q4_K, cols, true);
+        check_type<BlockQ5_K, BlockQ8_K>(TensorType::Q5_K, cols, true);
         check_type<BlockQ6_K, BlockQ8_K>(TensorType::Q6_K, cols, true);
     }
 }
@@ -327,4 +351,6 @@ TEST_CASE("a NaN or infinite weight scale propagates to its row only") {
         check_non_finite(t, 512);
         check_non_finite(t, 512, true);
     }
+    for (TensorType t : {TensorType::Q4_1, TensorType::Q5_1}) check_non_finite(t, 896, true);
+    check_non_finite(TensorType::Q5_K, 512, true);
 }

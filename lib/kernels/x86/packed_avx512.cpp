@@ -4,7 +4,8 @@
 //
 // Per block and token the 16 integer sums start at -offset * sum(activation codes), so
 // after the 8 vpdpbusd steps they are exactly ggml's sum(q * x) for each row; they are
-// then scaled by d_w * d_x in float and accumulated per row in block order.
+// then scaled by d_w * d_x in float and accumulated per row in block order (Q4_1 / Q5_1
+// add m * d_x * sum(activation codes), where ggml rounds d_x * sum to f16 in its Q8_1).
 #include "kernels/dispatch.hpp"
 #include "kernels/packed.hpp"
 #include "quant/iq_grids.hpp"
@@ -18,13 +19,17 @@ namespace {
 
 constexpr size_t kR = kPackRows;
 
-// Each format's block: its bytes in the packed layout, and a walk over its 8 code steps that
-// hands each step s (codes 4s .. 4s+3 of every row) to `f` as 64 unsigned bytes.
+// Each format's block: its bytes in the packed layout, where its codes start, the offset
+// of its unsigned codes (log2; -1: none), whether it has per-row minimums m (after the
+// scales, x = d q + m), and a walk over its 8 code steps that hands each step s (codes
+// 4s .. 4s+3 of every row) to `f` as 64 unsigned bytes.
 struct P8 {
-    static constexpr size_t kBytes = kR * 34;
+    static constexpr size_t kBytes = kR * 34, kCodes = 2 * kR;
+    static constexpr int kShift = 7;
+    static constexpr bool kMins = false;
     template <class F>
     static void steps(const uint8_t* blk, F&& f) {
-        for (int s = 0; s < 8; ++s) f(s, _mm512_loadu_si512(blk + 2 * kR + 64 * s));
+        for (int s = 0; s < 8; ++s) f(s, _mm512_loadu_si512(blk + kCodes + 64 * s));
     }
 };
 
@@ -33,30 +38,54 @@ struct Nibbles {
     template <class F>
     static void steps(const uint8_t* blk, F&& f) {
         const __m512i low = _mm512_set1_epi8(0x0F);
+        const uint8_t* codes = blk + Decode::kCodes;
         for (int j = 0; j < 4; ++j) {
-            const __m512i v = _mm512_loadu_si512(blk + 2 * kR + 64 * j);
-            f(j, Decode::code(blk, j, _mm512_and_si512(v, low)));
-            f(j + 4, Decode::code(blk, j + 4, _mm512_and_si512(_mm512_srli_epi16(v, 4), low)));
+            const __m512i v = _mm512_loadu_si512(codes + 64 * j);
+            f(j, Decode::code(codes, j, _mm512_and_si512(v, low)));
+            f(j + 4, Decode::code(codes, j + 4, _mm512_and_si512(_mm512_srli_epi16(v, 4), low)));
         }
     }
 };
 
+// Bit 4 of the codes of step s, from the masks after the 4 nibble vectors.
+inline __m512i add_bit4(const uint8_t* codes, int s, __m512i n) {
+    __mmask64 hi;
+    std::memcpy(&hi, codes + 256 + 8 * s, 8);
+    return _mm512_mask_add_epi8(n, hi, n, _mm512_set1_epi8(16));
+}
+
 struct P4 : Nibbles<P4> {
-    static constexpr size_t kBytes = kR * 18;
+    static constexpr size_t kBytes = kR * 18, kCodes = 2 * kR;
+    static constexpr int kShift = 3;
+    static constexpr bool kMins = false;
     static __m512i code(const uint8_t*, int, __m512i n) { return n; }
 };
 
 struct P5 : Nibbles<P5> {
-    static constexpr size_t kBytes = kR * 22;
-    static __m512i code(const uint8_t* blk, int s, __m512i n) {
-        __mmask64 hi;
-        std::memcpy(&hi, blk + 2 * kR + 256 + 8 * s, 8);
-        return _mm512_mask_add_epi8(n, hi, n, _mm512_set1_epi8(16));
-    }
+    static constexpr size_t kBytes = kR * 22, kCodes = 2 * kR;
+    static constexpr int kShift = 4;
+    static constexpr bool kMins = false;
+    static __m512i code(const uint8_t* codes, int s, __m512i n) { return add_bit4(codes, s, n); }
+};
+
+struct P41 : Nibbles<P41> {
+    static constexpr size_t kBytes = kR * 20, kCodes = 4 * kR;
+    static constexpr int kShift = -1;
+    static constexpr bool kMins = true;
+    static __m512i code(const uint8_t*, int, __m512i n) { return n; }
+};
+
+struct P51 : Nibbles<P51> {
+    static constexpr size_t kBytes = kR * 24, kCodes = 4 * kR;
+    static constexpr int kShift = -1;
+    static constexpr bool kMins = true;
+    static __m512i code(const uint8_t* codes, int s, __m512i n) { return add_bit4(codes, s, n); }
 };
 
 struct PNL : Nibbles<PNL> {
-    static constexpr size_t kBytes = kR * 18;
+    static constexpr size_t kBytes = kR * 18, kCodes = 2 * kR;
+    static constexpr int kShift = 7;
+    static constexpr bool kMins = false;
     static __m512i code(const uint8_t*, int, __m512i n) {
         // The codebook offset by 128 (x ^ 0x80 of a signed byte), in every 128-bit lane.
         const __m512i table = _mm512_xor_si512(
@@ -74,22 +103,28 @@ inline __m512i broadcast4(const int8_t* p) {
 
 // Rows of one group (16 rows at `w`) times tokens t0 .. t0+T-1: y[t * ldy + 0 .. 15].
 template <class P, int T>
-void tile(const uint8_t* w, size_t nb, int shift, const QuantActs& x, size_t t0, float* y, size_t ldy) {
+void tile(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; ++b) {
         const uint8_t* blk = w + b * P::kBytes;
         __m512i sum[T];
-        for (int t = 0; t < T; ++t) sum[t] = _mm512_set1_epi32(-(x.sums[(t0 + t) * nb + b] << shift));
+        for (int t = 0; t < T; ++t)
+            sum[t] = _mm512_set1_epi32(P::kShift < 0 ? 0 : -(x.sums[(t0 + t) * nb + b] << (P::kShift & 31)));
         const int8_t* xq = x.q + t0 * x.cols + b * 32;
         P::steps(blk, [&](int s, __m512i codes) {
             for (int t = 0; t < T; ++t)
                 sum[t] = _mm512_dpbusd_epi32(sum[t], codes, broadcast4(xq + t * x.cols + 4 * s));
         });
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
-        for (int t = 0; t < T; ++t)
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x.d[(t0 + t) * nb + b])),
-                                     acc[t]);
+        for (int t = 0; t < T; ++t) {
+            const float dx = x.d[(t0 + t) * nb + b];
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[t]);
+            if constexpr (P::kMins) {  // + m * (the activation block's sum, d_x * sum(codes))
+                const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2 * kR)));
+                acc[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(dx * float(x.sums[(t0 + t) * nb + b])), acc[t]);
+            }
+        }
     }
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy, acc[t]);
 }
@@ -111,6 +146,16 @@ struct PQ4_K {
     }
     static int32_t start(const int16_t*, int) { return 0; }
     static __m512i step(const uint8_t*, int, __m512i n) { return n; }
+};
+
+struct PQ5_K : PQ4_K {
+    static constexpr size_t kBytes = 3008;
+    // Bit 4 of the codes of step s, from the 64 masks after the nibbles.
+    static __m512i step(const uint8_t* codes, int s, __m512i n) {
+        __mmask64 b4;
+        std::memcpy(&b4, codes + 2048 + 8 * s, 8);
+        return _mm512_mask_add_epi8(n, b4, n, _mm512_set1_epi8(16));
+    }
 };
 
 struct PQ6_K {
@@ -183,17 +228,17 @@ void tile_k(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y
 // the widest rows) stay in L1/L2 while the tokens pass over them, 8 at a time (4 for the
 // K-quants, whose tiles need more registers).
 template <class P>
-void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, int shift, const QuantActs& x, size_t n_tok,
-            float* y, size_t ldy) {
+void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x, size_t n_tok, float* y,
+            size_t ldy) {
     const size_t nb = cols / 32, group_bytes = nb * P::kBytes;
     for (size_t g = g0; g < g1; ++g) {
         const uint8_t* wg = w + g * group_bytes;
         float* yg = y + g * kR;
         size_t t = 0;
-        for (; t + 8 <= n_tok; t += 8) tile<P, 8>(wg, nb, shift, x, t, yg, ldy);
-        if (n_tok - t >= 4) tile<P, 4>(wg, nb, shift, x, t, yg, ldy), t += 4;
-        if (n_tok - t >= 2) tile<P, 2>(wg, nb, shift, x, t, yg, ldy), t += 2;
-        if (n_tok - t >= 1) tile<P, 1>(wg, nb, shift, x, t, yg, ldy);
+        for (; t + 8 <= n_tok; t += 8) tile<P, 8>(wg, nb, x, t, yg, ldy);
+        if (n_tok - t >= 4) tile<P, 4>(wg, nb, x, t, yg, ldy), t += 4;
+        if (n_tok - t >= 2) tile<P, 2>(wg, nb, x, t, yg, ldy), t += 2;
+        if (n_tok - t >= 1) tile<P, 1>(wg, nb, x, t, yg, ldy);
     }
 }
 
@@ -215,13 +260,15 @@ void groups_k(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantAc
 
 void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x,
                           size_t n_tok, float* y, size_t ldy) {
-    const int shift = packed_offset_log2(type);
     switch (type) {
-    case TensorType::Q8_0: groups<P8>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
-    case TensorType::Q4_0: groups<P4>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
-    case TensorType::Q5_0: groups<P5>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
-    case TensorType::IQ4_NL: groups<PNL>(w, cols, g0, g1, shift, x, n_tok, y, ldy); break;
+    case TensorType::Q8_0: groups<P8>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::Q4_0: groups<P4>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::Q5_0: groups<P5>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::Q4_1: groups<P41>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::Q5_1: groups<P51>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::IQ4_NL: groups<PNL>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     case TensorType::Q4_K: groups_k<PQ4_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::Q5_K: groups_k<PQ5_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     case TensorType::Q6_K: groups_k<PQ6_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     default: break;
     }
