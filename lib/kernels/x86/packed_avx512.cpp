@@ -24,7 +24,7 @@ constexpr size_t kR = kPackRows;
 // scales, x = d q + m), and a walk over its 8 code steps that hands each step s (codes
 // 4s .. 4s+3 of every row) to `f` as 64 unsigned bytes.
 struct P8 {
-    static constexpr size_t kBytes = kR * 34, kCodes = 2 * kR;
+    static constexpr size_t kElems = 32, kBytes = kR * 34, kCodes = 2 * kR;
     static constexpr int kShift = 7;
     static constexpr bool kMins = false;
     template <class F>
@@ -55,35 +55,35 @@ inline __m512i add_bit4(const uint8_t* codes, int s, __m512i n) {
 }
 
 struct P4 : Nibbles<P4> {
-    static constexpr size_t kBytes = kR * 18, kCodes = 2 * kR;
+    static constexpr size_t kElems = 32, kBytes = kR * 18, kCodes = 2 * kR;
     static constexpr int kShift = 3;
     static constexpr bool kMins = false;
     static __m512i code(const uint8_t*, int, __m512i n) { return n; }
 };
 
 struct P5 : Nibbles<P5> {
-    static constexpr size_t kBytes = kR * 22, kCodes = 2 * kR;
+    static constexpr size_t kElems = 32, kBytes = kR * 22, kCodes = 2 * kR;
     static constexpr int kShift = 4;
     static constexpr bool kMins = false;
     static __m512i code(const uint8_t* codes, int s, __m512i n) { return add_bit4(codes, s, n); }
 };
 
 struct P41 : Nibbles<P41> {
-    static constexpr size_t kBytes = kR * 20, kCodes = 4 * kR;
+    static constexpr size_t kElems = 32, kBytes = kR * 20, kCodes = 4 * kR;
     static constexpr int kShift = -1;
     static constexpr bool kMins = true;
     static __m512i code(const uint8_t*, int, __m512i n) { return n; }
 };
 
 struct P51 : Nibbles<P51> {
-    static constexpr size_t kBytes = kR * 24, kCodes = 4 * kR;
+    static constexpr size_t kElems = 32, kBytes = kR * 24, kCodes = 4 * kR;
     static constexpr int kShift = -1;
     static constexpr bool kMins = true;
     static __m512i code(const uint8_t* codes, int s, __m512i n) { return add_bit4(codes, s, n); }
 };
 
 struct PNL : Nibbles<PNL> {
-    static constexpr size_t kBytes = kR * 18, kCodes = 2 * kR;
+    static constexpr size_t kElems = 32, kBytes = kR * 18, kCodes = 2 * kR;
     static constexpr int kShift = 7;
     static constexpr bool kMins = false;
     static __m512i code(const uint8_t*, int, __m512i n) {
@@ -137,7 +137,7 @@ void tile(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, 
 // float, as ggml does; Q4_K subtracts dmin * d_x * sum(m * activation sums) (vpdpwssd).
 
 struct PQ4_K {
-    static constexpr size_t kBytes = 2496;
+    static constexpr size_t kElems = 256, kBytes = 2496;
     static constexpr int kSubs = 8, kVecs = 4;
     static constexpr bool kMins = true;
     static const uint8_t* codes(const uint8_t* blk) { return blk + 448; }
@@ -159,7 +159,7 @@ struct PQ5_K : PQ4_K {
 };
 
 struct PQ6_K {
-    static constexpr size_t kBytes = 3360;
+    static constexpr size_t kElems = 256, kBytes = 3360;
     static constexpr int kSubs = 16, kVecs = 2;
     static constexpr bool kMins = false;
     static const uint8_t* codes(const uint8_t* blk) { return blk + 288; }
@@ -227,32 +227,27 @@ void tile_k(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y
 // Groups [g0, g1) times every token: each group's weights (16 rows, at most 16 * 5.2 KiB for
 // the widest rows) stay in L1/L2 while the tokens pass over them, 8 at a time (4 for the
 // K-quants, whose tiles need more registers).
-template <class P>
-void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x, size_t n_tok, float* y,
-            size_t ldy) {
-    const size_t nb = cols / 32, group_bytes = nb * P::kBytes;
-    for (size_t g = g0; g < g1; ++g) {
-        const uint8_t* wg = w + g * group_bytes;
-        float* yg = y + g * kR;
-        size_t t = 0;
-        for (; t + 8 <= n_tok; t += 8) tile<P, 8>(wg, nb, x, t, yg, ldy);
-        if (n_tok - t >= 4) tile<P, 4>(wg, nb, x, t, yg, ldy), t += 4;
-        if (n_tok - t >= 2) tile<P, 2>(wg, nb, x, t, yg, ldy), t += 2;
-        if (n_tok - t >= 1) tile<P, 1>(wg, nb, x, t, yg, ldy);
-    }
+template <class P, int T>
+void tile_any(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
+    if constexpr (P::kElems == 32)
+        tile<P, T>(w, nb, x, t0, y, ldy);
+    else
+        tile_k<P, T>(w, nb, x, t0, y, ldy);
 }
 
 template <class P>
-void groups_k(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x, size_t n_tok, float* y,
-              size_t ldy) {
-    const size_t nb = cols / 256, group_bytes = nb * P::kBytes;
+void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x, size_t n_tok, float* y,
+            size_t ldy) {
+    constexpr int kToks = P::kElems == 32 ? 8 : 4;
+    const size_t nb = cols / P::kElems, group_bytes = nb * P::kBytes;
     for (size_t g = g0; g < g1; ++g) {
         const uint8_t* wg = w + g * group_bytes;
         float* yg = y + g * kR;
         size_t t = 0;
-        for (; t + 4 <= n_tok; t += 4) tile_k<P, 4>(wg, nb, x, t, yg, ldy);
-        if (n_tok - t >= 2) tile_k<P, 2>(wg, nb, x, t, yg, ldy), t += 2;
-        if (n_tok - t >= 1) tile_k<P, 1>(wg, nb, x, t, yg, ldy);
+        for (; t + kToks <= n_tok; t += kToks) tile_any<P, kToks>(wg, nb, x, t, yg, ldy);
+        if (n_tok - t >= 4) tile_any<P, 4>(wg, nb, x, t, yg, ldy), t += 4;
+        if (n_tok - t >= 2) tile_any<P, 2>(wg, nb, x, t, yg, ldy), t += 2;
+        if (n_tok - t >= 1) tile_any<P, 1>(wg, nb, x, t, yg, ldy);
     }
 }
 
@@ -267,9 +262,9 @@ void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t
     case TensorType::Q4_1: groups<P41>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     case TensorType::Q5_1: groups<P51>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     case TensorType::IQ4_NL: groups<PNL>(w, cols, g0, g1, x, n_tok, y, ldy); break;
-    case TensorType::Q4_K: groups_k<PQ4_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
-    case TensorType::Q5_K: groups_k<PQ5_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
-    case TensorType::Q6_K: groups_k<PQ6_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::Q4_K: groups<PQ4_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::Q5_K: groups<PQ5_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::Q6_K: groups<PQ6_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     default: break;
     }
 }
