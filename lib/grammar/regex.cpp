@@ -4,6 +4,7 @@
 #include "grammar/json_schema.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <utility>
 #include <vector>
@@ -107,6 +108,15 @@ private:
         return out.empty() ? "\"\"" : out;
     }
 
+    // A repetition count: digits, at most the GBNF limit of 10000.
+    uint32_t repeat_count(std::string_view digits, const std::string& q) const {
+        uint32_t v = 0;
+        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+        if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || v > 10000)
+            error("bad repetition " + q + " (counts are 0 to 10000)");
+        return v;
+    }
+
     std::string quantified(const std::string& atom_text) {
         const char c = peek();
         std::string q;
@@ -117,8 +127,14 @@ private:
             const size_t close = src_.find('}', pos_);
             if (close == std::string_view::npos) error("unterminated '{'");
             q = std::string(src_.substr(pos_, close - pos_ + 1));
-            for (char d : q.substr(1, q.size() - 2))
-                if (!(d >= '0' && d <= '9') && d != ',') error("bad repetition " + q);
+            // {m}, {m,} or {m,n}, checked here so that the grammar never holds a repetition the
+            // GBNF parser refuses ({4,3}, {,}, {1,2,3}, counts above its limit).
+            const std::string_view body = src_.substr(pos_ + 1, close - pos_ - 1);
+            const size_t comma = body.find(',');
+            const uint32_t lo = repeat_count(body.substr(0, comma), q);
+            if (comma != std::string_view::npos && comma + 1 < body.size() &&
+                repeat_count(body.substr(comma + 1), q) < lo)
+                error("the maximum of " + q + " is below its minimum");
             pos_ = close + 1;
         } else {
             return atom_text;
@@ -134,7 +150,11 @@ private:
             ++pos_;
             if (src_.substr(pos_, 2) == "?:") pos_ += 2;
             else if (peek() == '?') error("lookaround and named groups are not supported");
+            // Each level becomes up to two nested GBNF groups (the group, its quantifier), and
+            // GBNF nests at most 256.
+            if (++depth_ > 100) error("groups are nested deeper than 100 levels");
             std::string inner = alternation();
+            --depth_;
             if (peek() != ')') error("expected ')'");
             ++pos_;
             return "( " + inner + " )";
@@ -272,6 +292,7 @@ private:
     std::string_view src_;
     const std::string& pointer_;
     size_t pos_ = 0;
+    int depth_ = 0;
 };
 
 }  // namespace

@@ -113,3 +113,23 @@ TEST_CASE("gbnf: undefined, duplicate and missing rules; left recursion") {
     // Right recursion is fine.
     CHECK(matches(gbnf("root ::= \"a\" root | \"b\""), "aaab"));
 }
+
+TEST_CASE("gbnf: deep groups and long chains of rules are refused, not followed into a stack overflow") {
+    // Both inputs used to crash the parser (recursion per group; a quadratic nullable sweep,
+    // then recursion per rule, on the chain).
+    const std::string deep = "root ::= " + std::string(100000, '(') + "\"a\"" + std::string(100000, ')');
+    CHECK(error_of([&] { qwen::parse_gbnf(deep); }).find("nested deeper than 256 levels") != std::string::npos);
+    const std::string ok = "root ::= " + std::string(200, '(') + "\"a\"" + std::string(200, ')');
+    CHECK(matches(gbnf(ok), "a"));
+
+    auto chain = [](int n) {
+        std::string g = "root ::= r0\n";
+        for (int i = 0; i < n; ++i) g += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + " | \"x\"\n";
+        return g + "r" + std::to_string(n) + " ::= \"a\"\n";
+    };
+    CHECK(error_of([&] { qwen::parse_gbnf(chain(100000)); }).find("more than 1000 rules") != std::string::npos);
+    const auto g = gbnf(chain(900));
+    CHECK(matches(g, "a"));
+    CHECK(matches(g, "x"));
+    CHECK(!matches(g, "ax"));
+}
