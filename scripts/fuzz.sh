@@ -20,6 +20,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 seconds=${1:-60}
+[[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS] [FUZZER...]" >&2; exit 2; }
 shift $(( $# > 0 ? 1 : 0 ))
 all=(gguf hf tokenizer chat json_schema grammar)
 targets=("$@")

@@ -92,19 +92,25 @@ private:
 
     std::string alternation() {
         std::string out = sequence();
+        bool nullable = nullable_;
         while (peek() == '|') {
             ++pos_;
             out += " | " + sequence();
+            nullable = nullable || nullable_;
         }
+        nullable_ = nullable;
         return out;
     }
 
     std::string sequence() {
         std::string out;
+        bool nullable = true;
         while (!eof() && peek() != '|' && peek() != ')' && !(peek() == '$' && pos_ + 1 == src_.size())) {
             std::string atom_text = atom();
             out += (out.empty() ? "" : " ") + quantified(atom_text);
+            nullable = nullable && nullable_;
         }
+        nullable_ = nullable;
         return out.empty() ? "\"\"" : out;
     }
 
@@ -120,9 +126,12 @@ private:
     std::string quantified(const std::string& atom_text) {
         const char c = peek();
         std::string q;
+        bool unbounded = false, optional = false;
         if (c == '*' || c == '+' || c == '?') {
             ++pos_;
             q = std::string(1, c);
+            unbounded = c != '?';
+            optional = c != '+';
         } else if (c == '{') {
             const size_t close = src_.find('}', pos_);
             if (close == std::string_view::npos) error("unterminated '{'");
@@ -135,12 +144,18 @@ private:
             if (comma != std::string_view::npos && comma + 1 < body.size() &&
                 repeat_count(body.substr(comma + 1), q) < lo)
                 error("the maximum of " + q + " is below its minimum");
+            unbounded = comma != std::string_view::npos && comma + 1 == body.size();
+            optional = lo == 0;
             pos_ = close + 1;
         } else {
             return atom_text;
         }
         if (peek() == '?') ++pos_;  // lazy: the same language
         if (peek() == '*' || peek() == '+' || peek() == '?' || peek() == '{') error("nested quantifier");
+        // GBNF refuses a repetition without end of something that can be empty (a loop that
+        // consumes nothing), and such a regex means the same as one without the empty case.
+        if (unbounded && nullable_) error("an unbounded repetition of something that can be empty, such as (a?)*");
+        nullable_ = nullable_ || optional;
         return "( " + atom_text + " )" + q;
     }
 
@@ -159,6 +174,7 @@ private:
             ++pos_;
             return "( " + inner + " )";
         }
+        nullable_ = false;  // everything below matches one character
         if (c == '[') return char_class();
         if (c == '.') {
             ++pos_;
@@ -293,6 +309,7 @@ private:
     const std::string& pointer_;
     size_t pos_ = 0;
     int depth_ = 0;
+    bool nullable_ = false;  // whether what was parsed last can match the empty string
 };
 
 }  // namespace

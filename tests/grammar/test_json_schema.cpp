@@ -199,6 +199,10 @@ TEST_CASE("json_schema: what compiles also parses (inputs found by fuzz_json_sch
     for (const char* bad : {"a{,}", "a{1,2,3}", "a{}", "a{99999}"})
         CHECK(schema_error(cat_pattern(bad).c_str()).find("bad repetition") != std::string::npos);
     CHECK(matches(schema(R"({"type": "string", "pattern": "^a{2,3}$"})"), "\"aaa\""));
+    // An unbounded repetition of something that can be empty made a left-recursive grammar.
+    for (const char* bad : {"(|[b-f]+)*\\d", "(a?)*", "(a*|b)+", "(()){2,}"})
+        CHECK(schema_error(cat_pattern(bad).c_str()).find("can be empty") != std::string::npos);
+    CHECK(matches(schema(R"({"type": "string", "pattern": "^(a?){0,3}(ab)*$"})"), "\"aaab\""));
     // Deep regex groups and deep anyOf: a clear error, or a grammar that parses.
     CHECK(schema_error(cat_pattern(std::string(150, '(') + "a" + std::string(150, ')')).c_str()).find("nested deeper") !=
           std::string::npos);
