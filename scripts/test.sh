@@ -11,7 +11,7 @@
 #                 chat REPL, valgrind on the C and C++ programs, against an installed copy
 #   abi           scripts/abi-check.sh against abi/libqwen.so.<ABI>.abi
 #   asan          the unit tests again built with ASan + UBSan (preset asan)
-#   fuzz          scripts/fuzz.sh: every libFuzzer fuzzer for QWEN_FUZZ_SECONDS (default 40) each
+#   fuzz          scripts/fuzz.sh: every libFuzzer fuzzer for QWEN_FUZZ_SECONDS (default 30) each
 #   tsan          the concurrency tests under ThreadSanitizer (preset tsan)
 # Ends with the line "suites: N passed, N failed" and exits non-zero if any suite failed.
 #
@@ -113,7 +113,7 @@ asan_all() {
 suite asan asan_all
 
 # Every fuzzer for a bounded time (scripts/fuzz.sh 3600 is the longer run).
-suite fuzz "$repo/scripts/fuzz.sh" "${QWEN_FUZZ_SECONDS:-40}"
+suite fuzz "$repo/scripts/fuzz.sh" "${QWEN_FUZZ_SECONDS:-30}"
 
 # Threads sharing a model, batched evaluation and abort from another thread, under TSan: only
 # the tests that use threads are built and run. OpenMP is LLVM's libomp, whose Archer tool
