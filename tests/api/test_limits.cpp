@@ -6,6 +6,9 @@
 #include <cstring>
 #include <fstream>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 using namespace qwen::test;
 
 namespace {
@@ -24,6 +27,34 @@ std::string gguf_with_array(uint32_t elem_type, uint64_t count, const std::strin
     put(count);
     return s + tail;
 }
+
+// Caps the address space at what is mapped now plus `extra` while alive, so that a large
+// allocation fails instead of being granted lazily. Not under the sanitizers, whose shadow
+// memory is reserved up front in terabytes.
+class AddressSpaceCap {
+public:
+    explicit AddressSpaceCap(size_t extra) {
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+        size_t pages = 0;
+        std::ifstream("/proc/self/statm") >> pages;
+        active_ = pages > 0 && getrlimit(RLIMIT_AS, &old_) == 0;
+        rlimit cap = old_;
+        cap.rlim_cur = rlim_t(pages * size_t(sysconf(_SC_PAGESIZE)) + extra);
+        active_ = active_ && setrlimit(RLIMIT_AS, &cap) == 0;
+#else
+        (void)extra;
+#endif
+    }
+    ~AddressSpaceCap() {
+        if (active_) setrlimit(RLIMIT_AS, &old_);
+    }
+    AddressSpaceCap(const AddressSpaceCap&) = delete;
+    AddressSpaceCap& operator=(const AddressSpaceCap&) = delete;
+
+private:
+    rlimit old_{};
+    bool active_ = false;
+};
 
 qwen_status load_bytes(const std::string& bytes, std::string& message) {
     const std::string path = std::string(QWEN_BINARY_DIR) + "/test_reliability_hostile.gguf";
@@ -183,4 +214,25 @@ TEST_CASE("grammars and JSON that explode are bounded or refused") {
     p.grammar = "root ::= root \"a\" | \"b\"";
     CHECK(qwen_sampler_create(long_context_model(), &p, &smp) == QWEN_ERR_INVALID_ARGUMENT);
     CHECK(std::string(qwen_last_error()).find("left-recursive") != std::string::npos);
+}
+
+TEST_CASE("a block count the file's tensors do not back is refused without sizing anything by it") {
+    // Found by fuzz_gguf: qwen2.block_count = 2^24 (the largest the reader takes) made the
+    // loader reserve 1.5 GB of layer records before it found the first missing layer. With
+    // the address space capped at 512 MB more than in use, that reserve fails.
+    long_context_model();  // writes the file patched below
+    const std::string dir = std::string(QWEN_BINARY_DIR) + "/test_reliability";
+    std::ifstream in(dir + "/long-context.gguf", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    const std::string key = "qwen2.block_count";
+    const size_t at = bytes.find(key);
+    REQUIRE(at != std::string::npos);
+    const uint32_t layers = 1u << 24;  // the value follows the key and its u32 type
+    std::memcpy(&bytes[at + key.size() + 4], &layers, 4);
+    std::string msg;
+    {
+        AddressSpaceCap cap(512u << 20);
+        CHECK(load_bytes(bytes, msg) == QWEN_ERR_FORMAT);
+    }
+    CHECK_MESSAGE(msg.find("blk.2.") != std::string::npos, msg);
 }
