@@ -12,7 +12,9 @@
 #                python3-venv python3-pip python3-setuptools python3-wheel (pip install of
 #                bindings/python into a virtual environment, tests/bindings),
 #                git + ca-certificates (scripts/build-llama-oracle.sh, npm over https),
-#                cargo rustc golang-go valgrind (tests/bindings: Rust, Go, leak checks)
+#                cargo rustc golang-go valgrind (tests/bindings: Rust, Go, leak checks),
+#                clang libclang-rt-14-dev libomp-dev (presets fuzz and tsan: libFuzzer, the
+#                sanitizer runtimes, LLVM's OpenMP with its TSan tool Archer)
 #   oracles      node + npm (scripts/fetch-oracles.sh): installed from Debian only when `node`
 #                is missing, so a newer Node.js already on the machine is left alone.
 # Usage: scripts/install-deps.sh     (sudo is used when not run as root)
@@ -27,6 +29,7 @@ packages=(
   python3-venv python3-pip python3-setuptools python3-wheel
   libcurl4-openssl-dev libssl-dev
   cargo rustc golang-go valgrind
+  clang libclang-rt-14-dev libomp-dev
 )
 if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs npm)

@@ -11,6 +11,8 @@
 #                 chat REPL, valgrind on the C and C++ programs, against an installed copy
 #   abi           scripts/abi-check.sh against abi/libqwen.so.<ABI>.abi
 #   asan          the unit tests again built with ASan + UBSan (preset asan)
+#   fuzz          scripts/fuzz.sh: every libFuzzer fuzzer for QWEN_FUZZ_SECONDS (default 30) each
+#   tsan          the concurrency tests under ThreadSanitizer (preset tsan)
 # Ends with the line "suites: N passed, N failed" and exits non-zero if any suite failed.
 #
 # Usage: scripts/test.sh
@@ -109,5 +111,21 @@ asan_all() {
   cmake --preset asan && cmake --build --preset asan && ctest --preset asan
 }
 suite asan asan_all
+
+# Every fuzzer for a bounded time (scripts/fuzz.sh 3600 is the longer run).
+suite fuzz "$repo/scripts/fuzz.sh" "${QWEN_FUZZ_SECONDS:-30}"
+
+# Threads sharing a model, batched evaluation and abort from another thread, under TSan: only
+# the tests that use threads are built and run. OpenMP is LLVM's libomp, whose Archer tool
+# tells TSan about its barriers; ignore_noninstrumented_modules keeps TSan out of libomp's
+# own (uninstrumented) locking, as Archer asks.
+tsan_concurrency() {
+  cmake --preset tsan >/dev/null && cmake --build --preset tsan || return 1
+  local t=$repo/build/tsan/tests
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1
+  "$t/test_reliability" --source-file='*test_concurrency*' &&
+    "$t/test_generate" --test-case='*parallel*,*abort*,*batch*'
+}
+suite tsan tsan_concurrency
 
 summary

@@ -9,6 +9,11 @@ namespace qwen {
 
 namespace {
 
+// Deeper JSON is refused: the library walks values recursively (schemas, dump()), and no
+// conversation or schema a person writes comes near it.
+constexpr int kMaxDepth = 512;
+struct TooDeep {};
+
 bool is_number_char(char c) {
     return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
@@ -54,7 +59,13 @@ size_t find_huge_integer(std::string_view text) {
 nlohmann::ordered_json parse_json_text(std::string_view text, std::string_view what) {
     nlohmann::ordered_json value;
     try {
-        value = nlohmann::ordered_json::parse(text.begin(), text.end());
+        auto depth_guard = [](int depth, nlohmann::ordered_json::parse_event_t, nlohmann::ordered_json&) {
+            if (depth > kMaxDepth) throw TooDeep{};
+            return true;
+        };
+        value = nlohmann::ordered_json::parse(text.begin(), text.end(), depth_guard);
+    } catch (const TooDeep&) {
+        fail(QWEN_ERR_INVALID_ARGUMENT, what, ": JSON nested deeper than ", kMaxDepth, " levels");
     } catch (const nlohmann::json::parse_error& e) {
         // e.what() is "[json.exception.parse_error.101] parse error at line 1, column 7: ...";
         // a 0-based offset is what a caller holding one string can use (e.byte counts the

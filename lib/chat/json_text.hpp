@@ -11,7 +11,7 @@ namespace qwen {
 // and its last value, as Python's json.loads does). Throws Error(QWEN_ERR_INVALID_ARGUMENT)
 // "<what>: ... at byte N" (N counted from 0) for text that is not JSON, and for an integer outside the 64-bit
 // range: parsed, it would become an approximate float, and Python would have written it back
-// digit for digit.
+// digit for digit; and for values nested deeper than 512 levels.
 nlohmann::ordered_json parse_json_text(std::string_view text, std::string_view what);
 
 }  // namespace qwen

@@ -2,6 +2,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 namespace qwen {
 
@@ -12,13 +15,17 @@ const CpuFeatures& cpu_features() {
         __builtin_cpu_init();
         c.avx2 = __builtin_cpu_supports("avx2");
         c.fma = __builtin_cpu_supports("fma");
-        c.f16c = __builtin_cpu_supports("f16c");
         c.avx512f = __builtin_cpu_supports("avx512f");
         c.avx512bw = __builtin_cpu_supports("avx512bw");
         c.avx512vl = __builtin_cpu_supports("avx512vl");
         c.avx512vnni = __builtin_cpu_supports("avx512vnni");
         c.avx512bf16 = __builtin_cpu_supports("avx512bf16");
-        c.avx_vnni = __builtin_cpu_supports("avxvnni");
+        // F16C and AVX-VNNI straight from CPUID: clang 14's __builtin_cpu_supports does not
+        // know them. Both are only usable where the OS saves the YMM registers, which the
+        // avx2 check above includes.
+        unsigned a = 0, b = 0, cx = 0, d = 0;
+        c.f16c = c.avx2 && __get_cpuid(1, &a, &b, &cx, &d) && ((cx >> 29) & 1);
+        c.avx_vnni = c.avx2 && __get_cpuid_count(7, 1, &a, &b, &cx, &d) && ((a >> 4) & 1);
 #endif
         return c;
     }();

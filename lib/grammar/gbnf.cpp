@@ -15,6 +15,11 @@ using Alternatives = std::vector<Sequence>;
 
 // Bounds the expansion of {m,n} (each repetition is a copy or a helper rule).
 constexpr uint32_t kMaxRepeat = 10000;
+// Bounds the nesting of ( ) groups, which the parser follows by recursion.
+constexpr uint32_t kMaxGroupDepth = 256;
+// Bounds the chains of rules that each begin with the next one (a -> b -> c ...), which the
+// left-recursion check and the matcher's expansion follow by recursion.
+constexpr size_t kMaxLeftDepth = 1000;
 
 bool is_name_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
@@ -148,8 +153,11 @@ private:
                 ++pos_;
                 item.push_back(chars({}, true));
             } else if (c == '(') {
+                if (group_depth_ == kMaxGroupDepth) error(at, "groups are nested deeper than ", kMaxGroupDepth, " levels");
                 ++pos_;
+                ++group_depth_;
                 Alternatives inner = parse_alternatives(rule, true);
+                --group_depth_;
                 skip_space();
                 if (peek() != ')') error(pos_, "expected ')' to close the group");
                 ++pos_;
@@ -330,24 +338,42 @@ private:
     // forever; find such a cycle over the "can start with" edges.
     void check_left_recursion() const {
         const size_t n = rules_.size();
+        // Nullable rules by a worklist (a fixpoint sweep is quadratic on a long chain of
+        // rules): an alternative is nullable once every element in it is a nullable rule.
         std::vector<bool> nullable(n, false);
-        for (bool changed = true; changed;) {
-            changed = false;
-            for (size_t r = 0; r < n; ++r) {
-                if (nullable[r]) continue;
-                for (const Sequence& seq : rules_[r]) {
-                    bool all = true;
-                    for (const GrammarElement& e : seq) all = all && e.kind == GrammarElement::Rule && nullable[e.value];
-                    if (all) {
-                        nullable[r] = changed = true;
-                        break;
+        std::vector<uint32_t> alt_rule, pending, ready;
+        std::vector<std::vector<uint32_t>> users(n);  // rule -> alternatives that mention it
+        for (size_t r = 0; r < n; ++r) {
+            for (const Sequence& seq : rules_[r]) {
+                bool chars = false;
+                for (const GrammarElement& e : seq) chars = chars || e.kind == GrammarElement::Chars;
+                if (chars) continue;
+                const auto alt = uint32_t(alt_rule.size());
+                alt_rule.push_back(uint32_t(r));
+                pending.push_back(0);
+                for (const GrammarElement& e : seq)
+                    if (e.kind == GrammarElement::Rule) {
+                        users[e.value].push_back(alt);
+                        ++pending[alt];
                     }
-                }
+                if (pending[alt] == 0) ready.push_back(uint32_t(r));
             }
+        }
+        while (!ready.empty()) {
+            const uint32_t r = ready.back();
+            ready.pop_back();
+            if (nullable[r]) continue;
+            nullable[r] = true;
+            for (uint32_t alt : users[r])
+                if (--pending[alt] == 0) ready.push_back(alt_rule[alt]);
         }
         std::vector<uint8_t> color(n, 0);  // 0 new, 1 on the path, 2 done
         std::vector<uint32_t> path;
         auto visit = [&](auto& self, uint32_t r) -> void {
+            // The matcher expands these chains by recursion too: bound them for both.
+            if (path.size() == kMaxLeftDepth)
+                error(first_use_[r], "the rule '", names_[r], "' starts a chain of more than ", kMaxLeftDepth,
+                      " rules, each beginning with the next");
             color[r] = 1;
             path.push_back(r);
             for (const Sequence& seq : rules_[r]) {
@@ -376,6 +402,7 @@ private:
 
     std::string_view src_;
     size_t pos_ = 0;
+    uint32_t group_depth_ = 0;
     std::unordered_map<std::string, uint32_t> ids_;
     std::vector<std::string> names_;
     std::vector<Alternatives> rules_;

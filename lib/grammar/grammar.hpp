@@ -62,7 +62,8 @@ struct Grammar {
 // `name ::=` starts. The start rule is `root`.
 // Throws Error(QWEN_ERR_INVALID_ARGUMENT) "grammar: line L, column C: expected ..." for a
 // syntax error, and names the rule for an undefined or duplicated rule, a missing root and
-// left recursion.
+// left recursion. Groups nest at most 256 deep and chains of rules that each begin with the
+// next are at most 1000 long (both are followed by recursion).
 Grammar parse_gbnf(std::string_view text);
 
 }  // namespace qwen

@@ -234,10 +234,11 @@ std::string JsonSchemaConverter::visit(const ordered_json& schema, const std::st
     } else if (const ordered_json* any = kw.has("anyOf") ? kw.take("anyOf") : kw.take("oneOf")) {
         const std::string key = schema.contains("anyOf") ? "anyOf" : "oneOf";
         if (!any->is_array() || any->empty()) bad(pointer + "/" + key, "'" + key + "' must be a non-empty array");
-        out = "( ";
+        std::string alts;
         for (size_t i = 0; i < any->size(); ++i)
-            out += (i ? " | " : "") + visit((*any)[i], cat(pointer, "/", key, "/", i), cat(hint, "-", i));
-        out += " )";
+            alts += (i ? " | " : "") + visit((*any)[i], cat(pointer, "/", key, "/", i), cat(hint, "-", i));
+        // A rule, not a group: nested anyOf would otherwise nest GBNF groups past their limit.
+        out = add_rule(hint, alts);
     } else if (const ordered_json* all = kw.take("allOf")) {
         // Object schemas only: their properties and required lists merged into one object.
         if (!all->is_array() || all->empty()) bad(pointer + "/allOf", "'allOf' must be a non-empty array");
@@ -361,7 +362,10 @@ std::string JsonSchemaConverter::visit_object(const ordered_json& schema, const 
 }
 
 std::string JsonSchemaConverter::visit_array(const ordered_json& schema, const std::string& pointer, const std::string& hint) {
-    const std::string item = schema.contains("items") ? visit(schema["items"], pointer + "/items", hint + "-item") : "value";
+    std::string item = schema.contains("items") ? visit(schema["items"], pointer + "/items", hint + "-item") : "value";
+    // The item is written twice below: an expression becomes a rule, or every level of nested
+    // arrays would double the grammar (30 levels of "items" made a gigabyte).
+    if (item.find_first_of(" ([\"") != std::string::npos) item = add_rule(hint + "-item", item);
     const uint64_t lo = schema.contains("minItems") ? count_value(schema["minItems"], pointer, "minItems") : 0;
     std::optional<uint64_t> hi;
     if (schema.contains("maxItems")) hi = count_value(schema["maxItems"], pointer, "maxItems");

@@ -1,5 +1,7 @@
 #include "grammar/matcher.hpp"
 
+#include "core/error.hpp"
+
 #include <algorithm>
 #include <span>
 
@@ -9,6 +11,11 @@ namespace {
 
 // Smallest code point of each UTF-8 length (shorter encodings are overlong, hence invalid).
 constexpr uint32_t kMinOfLength[5] = {0, 0, 0x80, 0x800, 0x10000};
+
+// Bounds the parse stacks of one state (in words). An ambiguous grammar can keep a number of
+// parses alive that grows with every character, or fork exponentially in one expansion; real
+// grammars (JSON nested a thousand deep included) stay far below.
+constexpr size_t kMaxStackWords = size_t{1} << 16;
 
 // Sorts the flat stacks and drops duplicates (ambiguous grammars reach one position twice).
 void canonicalize(std::vector<uint32_t>& flat, std::vector<std::span<const uint32_t>>& spans,
@@ -58,6 +65,9 @@ void GrammarStepper::expand(std::vector<uint32_t>& s, std::vector<uint32_t>& out
                 return;
             }
         }
+        if (out.size() + s.size() + 1 > kMaxStackWords)
+            fail(QWEN_ERR_INPUT_TOO_LARGE, "grammar: more than ", kMaxStackWords,
+                 " words of parse stacks at once: the grammar is too ambiguous (or nests too deep) to follow");
         out.push_back(uint32_t(s.size()));
         out.insert(out.end(), s.begin(), s.end());
         return;

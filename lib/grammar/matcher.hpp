@@ -29,6 +29,8 @@ struct GrammarState {
 };
 
 // The transitions of one grammar. Not thread-safe (it keeps scratch buffers); cheap to make.
+// initial() and advance() throw Error(QWEN_ERR_INPUT_TOO_LARGE) when a state would hold more
+// than 65,536 words of stacks: a grammar so ambiguous that its live parses keep multiplying.
 class GrammarStepper {
 public:
     explicit GrammarStepper(std::shared_ptr<const Grammar> grammar);

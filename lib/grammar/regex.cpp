@@ -4,6 +4,7 @@
 #include "grammar/json_schema.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <utility>
 #include <vector>
@@ -91,40 +92,70 @@ private:
 
     std::string alternation() {
         std::string out = sequence();
+        bool nullable = nullable_;
         while (peek() == '|') {
             ++pos_;
             out += " | " + sequence();
+            nullable = nullable || nullable_;
         }
+        nullable_ = nullable;
         return out;
     }
 
     std::string sequence() {
         std::string out;
+        bool nullable = true;
         while (!eof() && peek() != '|' && peek() != ')' && !(peek() == '$' && pos_ + 1 == src_.size())) {
             std::string atom_text = atom();
             out += (out.empty() ? "" : " ") + quantified(atom_text);
+            nullable = nullable && nullable_;
         }
+        nullable_ = nullable;
         return out.empty() ? "\"\"" : out;
+    }
+
+    // A repetition count: digits, at most the GBNF limit of 10000.
+    uint32_t repeat_count(std::string_view digits, const std::string& q) const {
+        uint32_t v = 0;
+        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+        if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || v > 10000)
+            error("bad repetition " + q + " (counts are 0 to 10000)");
+        return v;
     }
 
     std::string quantified(const std::string& atom_text) {
         const char c = peek();
         std::string q;
+        bool unbounded = false, optional = false;
         if (c == '*' || c == '+' || c == '?') {
             ++pos_;
             q = std::string(1, c);
+            unbounded = c != '?';
+            optional = c != '+';
         } else if (c == '{') {
             const size_t close = src_.find('}', pos_);
             if (close == std::string_view::npos) error("unterminated '{'");
             q = std::string(src_.substr(pos_, close - pos_ + 1));
-            for (char d : q.substr(1, q.size() - 2))
-                if (!(d >= '0' && d <= '9') && d != ',') error("bad repetition " + q);
+            // {m}, {m,} or {m,n}, checked here so that the grammar never holds a repetition the
+            // GBNF parser refuses ({4,3}, {,}, {1,2,3}, counts above its limit).
+            const std::string_view body = src_.substr(pos_ + 1, close - pos_ - 1);
+            const size_t comma = body.find(',');
+            const uint32_t lo = repeat_count(body.substr(0, comma), q);
+            if (comma != std::string_view::npos && comma + 1 < body.size() &&
+                repeat_count(body.substr(comma + 1), q) < lo)
+                error("the maximum of " + q + " is below its minimum");
+            unbounded = comma != std::string_view::npos && comma + 1 == body.size();
+            optional = lo == 0;
             pos_ = close + 1;
         } else {
             return atom_text;
         }
         if (peek() == '?') ++pos_;  // lazy: the same language
         if (peek() == '*' || peek() == '+' || peek() == '?' || peek() == '{') error("nested quantifier");
+        // GBNF refuses a repetition without end of something that can be empty (a loop that
+        // consumes nothing), and such a regex means the same as one without the empty case.
+        if (unbounded && nullable_) error("an unbounded repetition of something that can be empty, such as (a?)*");
+        nullable_ = nullable_ || optional;
         return "( " + atom_text + " )" + q;
     }
 
@@ -134,11 +165,16 @@ private:
             ++pos_;
             if (src_.substr(pos_, 2) == "?:") pos_ += 2;
             else if (peek() == '?') error("lookaround and named groups are not supported");
+            // Each level becomes up to two nested GBNF groups (the group, its quantifier), and
+            // GBNF nests at most 256.
+            if (++depth_ > 100) error("groups are nested deeper than 100 levels");
             std::string inner = alternation();
+            --depth_;
             if (peek() != ')') error("expected ')'");
             ++pos_;
             return "( " + inner + " )";
         }
+        nullable_ = false;  // everything below matches one character
         if (c == '[') return char_class();
         if (c == '.') {
             ++pos_;
@@ -272,6 +308,8 @@ private:
     std::string_view src_;
     const std::string& pointer_;
     size_t pos_ = 0;
+    int depth_ = 0;
+    bool nullable_ = false;  // whether what was parsed last can match the empty string
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <omp.h>
 
 namespace qwen {
@@ -59,8 +60,9 @@ void Context::eval(const int32_t* tokens, size_t n, bool all_logits) {
         fail(QWEN_ERR_CONTEXT_FULL, "context full: ", kv_.n_past(), " tokens cached + ", n, " new > n_ctx ",
              kv_.n_ctx());
     const size_t rows = all_logits ? n : 1;
-    if (logits_.size() < rows * h.n_vocab) logits_.resize(rows * h.n_vocab);
-    n_rows_ = 0;
+    // This call's logits go to a second buffer, swapped in when it succeeds: an aborted or
+    // failed call leaves the previous logits readable, like the rest of the context.
+    if (next_logits_.size() < rows * h.n_vocab) next_logits_.resize(rows * h.n_vocab);
     const uint32_t n_past0 = kv_.n_past();
     for (size_t done = 0; done < n;) {
         if (take_abort()) {
@@ -69,16 +71,17 @@ void Context::eval(const int32_t* tokens, size_t n, bool all_logits) {
         }
         const uint32_t nb = uint32_t(std::min<size_t>(batch_cap_, n - done));
         const bool last = done + nb == n;
-        float* out = all_logits ? logits_.data() + done * h.n_vocab : (last ? logits_.data() : nullptr);
+        float* out = all_logits ? next_logits_.data() + done * h.n_vocab : (last ? next_logits_.data() : nullptr);
         const Sequence seq{&kv_, 0, kv_.n_past(), nb};
         forward(tokens + done, &seq, 1, out, all_logits);
         kv_.set_n_past(kv_.n_past() + nb);
         done += nb;
     }
-    if (const size_t bad = first_non_finite(logits_.data(), rows * h.n_vocab); bad < rows * h.n_vocab) {
+    if (const size_t bad = first_non_finite(next_logits_.data(), rows * h.n_vocab); bad < rows * h.n_vocab) {
         kv_.set_n_past(n_past0);  // forget the tokens
         fail_non_finite(bad, h.n_vocab, "row");
     }
+    std::swap(logits_, next_logits_);
     n_rows_ = rows;
     tokens_.insert(tokens_.end(), tokens, tokens + n);
 }

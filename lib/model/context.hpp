@@ -77,6 +77,7 @@ private:
     AlignedBuffer<float> x_, xn_, q_, k_, v_, att_, tmp_, gate_, up_, rope_;
     AlignedBuffer<float> scores_;  // per thread: group heads x n_ctx
     AlignedBuffer<float> logits_;
+    AlignedBuffer<float> next_logits_;   // eval() writes here and swaps it in when it succeeds
     AlignedBuffer<float> batch_logits_;  // eval_batch(): one row per sequence, copied out at the end
     size_t n_rows_ = 0;
     std::vector<int32_t> tokens_;  // reserved to n_ctx at creation: eval() never allocates it

@@ -15,7 +15,8 @@ Model::Model(std::unique_ptr<ModelSource> source) : source_(std::move(source)) {
     tied_ = source_->find("output.weight") == nullptr;
     output_ = tied_ ? token_embd_ : matrix("output.weight", E, h.n_vocab);
     output_norm_ = vector("output_norm.weight", E);
-    layers_.reserve(h.n_layer);
+    // No reserve(n_layer): the block count is the file's word until each layer's tensors are
+    // found, and a hostile count would be a large allocation before the first missing one.
     for (uint32_t i = 0; i < h.n_layer; ++i) {
         const std::string p = "blk." + std::to_string(i) + ".";
         LayerWeights l;

@@ -196,13 +196,13 @@ void Sampler::run(const float* logits, size_t n) {
                 if (c.top_k > 0) cands_.top_k(size_t(c.top_k));
                 break;
             case QWEN_STAGE_TOP_P:
-                if (c.top_p < 1) cands_.top_p(c.top_p);
+                if (c.top_p < 1) cands_.top_p(double(c.top_p));
                 break;
             case QWEN_STAGE_MIN_P:
                 if (c.min_p > 0) cands_.min_p(c.min_p);
                 break;
             case QWEN_STAGE_TYPICAL_P:
-                if (c.typical_p < 1) cands_.typical(c.typical_p);
+                if (c.typical_p < 1) cands_.typical(double(c.typical_p));
                 break;
         }
     }

@@ -94,3 +94,14 @@ TEST_CASE("content around and between calls") {
     REQUIRE(calls.size() == 2);
     CHECK(rest == "<tool_call>oops</tool_call>");
 }
+
+TEST_CASE("a call nested deeper than the JSON limit is content, not a stack overflow") {
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    const std::string text = "<tool_call>\n{\"name\": \"f\", \"arguments\": " + deep + "}\n</tool_call>";
+    std::string content;
+    CHECK(parse_tool_calls(text, &content).empty());
+    CHECK(content == text);
+    const std::string ok = "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": " + std::string(100, '[') +
+                           std::string(100, ']') + "}}\n</tool_call>";
+    CHECK(parse_tool_calls(ok, nullptr).size() == 1);
+}

@@ -113,3 +113,45 @@ TEST_CASE("gbnf: undefined, duplicate and missing rules; left recursion") {
     // Right recursion is fine.
     CHECK(matches(gbnf("root ::= \"a\" root | \"b\""), "aaab"));
 }
+
+TEST_CASE("gbnf: deep groups and long chains of rules are refused, not followed into a stack overflow") {
+    // Both inputs used to crash the parser (recursion per group; a quadratic nullable sweep,
+    // then recursion per rule, on the chain).
+    const std::string deep = "root ::= " + std::string(100000, '(') + "\"a\"" + std::string(100000, ')');
+    CHECK(error_of([&] { qwen::parse_gbnf(deep); }).find("nested deeper than 256 levels") != std::string::npos);
+    const std::string ok = "root ::= " + std::string(200, '(') + "\"a\"" + std::string(200, ')');
+    CHECK(matches(gbnf(ok), "a"));
+
+    auto chain = [](int n) {
+        std::string g = "root ::= r0\n";
+        for (int i = 0; i < n; ++i) g += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + " | \"x\"\n";
+        return g + "r" + std::to_string(n) + " ::= \"a\"\n";
+    };
+    CHECK(error_of([&] { qwen::parse_gbnf(chain(100000)); }).find("more than 1000 rules") != std::string::npos);
+    const auto g = gbnf(chain(900));
+    CHECK(matches(g, "a"));
+    CHECK(matches(g, "x"));
+    CHECK(!matches(g, "ax"));
+}
+
+TEST_CASE("gbnf: a grammar whose live parses multiply is stopped with a clear error") {
+    // Found by fuzz_grammar: every character can open another nested expr, so the parses alive
+    // grew without bound and the token mask took minutes.
+    const auto g = gbnf("root ::= (expr \"\\n\")*\nexpr ::= term root ([-+*/] term)*\nterm ::= [0-9]+ | \"(\" expr \")\" | .\n");
+    qwen::GrammarMatcher m(g);
+    try {
+        for (int i = 0; i < 2000; ++i) m.accept("1");
+        FAIL("no error");
+    } catch (const qwen::Error& e) {
+        CHECK(e.status() == QWEN_ERR_INPUT_TOO_LARGE);
+        CHECK(std::string(e.what()).find("too ambiguous") != std::string::npos);
+    }
+    // Exponential forking in one expansion: 2^40 ways to reach the same character.
+    std::string fork = "root ::= r0\n";
+    for (int i = 0; i < 40; ++i) fork += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + " | r" + std::to_string(i + 1) + "\n";
+    fork += "r40 ::= \"a\"\n";
+    CHECK_THROWS_AS(qwen::GrammarStepper(gbnf(fork)).initial(), qwen::Error);
+    // JSON nested deep is far from the bound.
+    const auto json = gbnf("root ::= v\nv ::= \"[\" ( v ( \",\" v )* )? \"]\" | [0-9]+\n");
+    CHECK(matches(json, std::string(1000, '[') + "1" + std::string(1000, ']')));
+}

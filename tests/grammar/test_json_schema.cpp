@@ -17,6 +17,11 @@ std::string schema_error(const char* json) {
     return error_of([&] { qwen::json_schema_to_gbnf(ordered_json::parse(json)); });
 }
 
+// A string schema with this pattern.
+std::string cat_pattern(const std::string& pattern) {
+    return ordered_json{{"type", "string"}, {"pattern", pattern}}.dump();
+}
+
 }  // namespace
 
 TEST_CASE("json_schema: any value") {
@@ -167,4 +172,43 @@ TEST_CASE("tools grammar: free text or calls of the declared tools") {
     CHECK_FALSE(matches(g, "<tool_call>\nhello"));
     CHECK(error_of([] { qwen::tools_to_gbnf(ordered_json::parse(R"([{"function": {}}])")); }).find("tools[0]") !=
           std::string::npos);
+}
+
+TEST_CASE("json_schema: nested arrays do not double the grammar per level") {
+    // Every level used to write its item twice: 30 levels of "items" made a gigabyte of text.
+    auto nested_items = [](int depth) {
+        std::string s;
+        for (int i = 0; i < depth; ++i) s += "{\"items\": ";
+        s += "{\"type\": \"integer\"}";
+        for (int i = 0; i < depth; ++i) s += "}";
+        return s;
+    };
+    // Twice as deep is at most four times as long (the rule names grow with the depth).
+    const size_t g20 = qwen::json_schema_to_gbnf(ordered_json::parse(nested_items(20))).size();
+    const size_t g40 = qwen::json_schema_to_gbnf(ordered_json::parse(nested_items(40))).size();
+    CHECK(g40 < 4 * g20);
+    const auto g = schema(nested_items(3).c_str());
+    CHECK(matches(g, "[[[1, 2], []], [[3]]]"));
+    CHECK(!matches(g, "[[1]]"));
+}
+
+TEST_CASE("json_schema: what compiles also parses (inputs found by fuzz_json_schema)") {
+    // A pattern repetition with its maximum below its minimum used to pass through into a
+    // grammar that parse_gbnf refused.
+    CHECK(schema_error(R"({"type": "string", "pattern": "^[A-Z]{4,3}$"})").find("below its minimum") != std::string::npos);
+    for (const char* bad : {"a{,}", "a{1,2,3}", "a{}", "a{99999}"})
+        CHECK(schema_error(cat_pattern(bad).c_str()).find("bad repetition") != std::string::npos);
+    CHECK(matches(schema(R"({"type": "string", "pattern": "^a{2,3}$"})"), "\"aaa\""));
+    // An unbounded repetition of something that can be empty made a left-recursive grammar.
+    for (const char* bad : {"(|[b-f]+)*\\d", "(a?)*", "(a*|b)+", "(()){2,}"})
+        CHECK(schema_error(cat_pattern(bad).c_str()).find("can be empty") != std::string::npos);
+    CHECK(matches(schema(R"({"type": "string", "pattern": "^(a?){0,3}(ab)*$"})"), "\"aaab\""));
+    // Deep regex groups and deep anyOf: a clear error, or a grammar that parses.
+    CHECK(schema_error(cat_pattern(std::string(150, '(') + "a" + std::string(150, ')')).c_str()).find("nested deeper") !=
+          std::string::npos);
+    std::string any;
+    for (int i = 0; i < 250; ++i) any += "{\"anyOf\": [{\"type\": \"null\"}, ";
+    any += "{\"type\": \"integer\"}";
+    for (int i = 0; i < 250; ++i) any += "]}";
+    CHECK(matches(schema(any.c_str()), "12"));
 }
