@@ -370,7 +370,8 @@ QWEN_API qwen_status qwen_sampler_params_from_model(const qwen_model *model, qwe
  * The sampler then tracks the grammar's state: qwen_sampler_accept() does not advance it (the
  * prompt is not output); qwen_sampler_reset() and every qwen_generate*() call restart it (each
  * call's output is one text of the grammar). Saved sampler state (qwen_context_state_save())
- * does not include it. Compiling the grammar against the vocabulary takes ~0.1 s.
+ * includes the grammar's progress; it loads only into a sampler with the same grammar. The
+ * vocabulary is prepared for grammars once per model (~0.1 s, by the first such sampler).
  * Errors: QWEN_ERR_INVALID_ARGUMENT for a NULL argument or a value out of range (the message
  * names the field): temperature or min_p NaN, top_k < 0, top_p/typical_p outside (0, 1],
  * min_p outside [0, 1], repetition_penalty <= 0, penalty_last_n < -1, a bias token outside the

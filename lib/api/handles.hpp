@@ -4,8 +4,10 @@
 #include <qwen/qwen.h>
 
 #include <memory>
+#include <mutex>
 
 namespace qwen {
+class GrammarVocab;
 class Model;
 class Tokenizer;
 class Context;
@@ -16,6 +18,14 @@ struct qwen_model {
     std::unique_ptr<qwen::Model> model;          // weights + hyper-parameters (model/)
     std::unique_ptr<qwen::Tokenizer> tokenizer;  // (tokenizer/)
     ~qwen_model();
+
+    // The vocabulary as grammars see it (grammar/token_mask.hpp), built by the first
+    // constrained sampler (~0.1 s) and shared by all of them: it is immutable.
+    std::shared_ptr<const qwen::GrammarVocab> grammar_vocab() const;
+
+private:
+    mutable std::mutex grammar_vocab_mutex_;
+    mutable std::shared_ptr<const qwen::GrammarVocab> grammar_vocab_;
 };
 
 struct qwen_context {

@@ -59,11 +59,16 @@ std::unique_ptr<qwen::GrammarConstraint> constraint(const qwen_model& model, con
         p.grammar ? std::string(p.grammar)
                   : qwen::json_schema_to_gbnf(qwen::parse_json_text(p.json_schema, "json_schema"));
     auto grammar = std::make_shared<const qwen::Grammar>(qwen::parse_gbnf(gbnf));
-    auto vocab = std::make_shared<const qwen::GrammarVocab>(*model.tokenizer, model.model->hparams().n_vocab);
-    return std::make_unique<qwen::GrammarConstraint>(std::move(grammar), std::move(vocab));
+    return std::make_unique<qwen::GrammarConstraint>(std::move(grammar), model.grammar_vocab());
 }
 
 }  // namespace
+
+std::shared_ptr<const qwen::GrammarVocab> qwen_model::grammar_vocab() const {
+    const std::lock_guard lock(grammar_vocab_mutex_);
+    if (!grammar_vocab_) grammar_vocab_ = std::make_shared<const qwen::GrammarVocab>(*tokenizer, model->hparams().n_vocab);
+    return grammar_vocab_;
+}
 
 extern "C" {
 

@@ -1,5 +1,7 @@
 #include "grammar/grammar.hpp"
 
+#include "core/bytes.hpp"
+
 #include <algorithm>
 
 namespace qwen {
@@ -42,6 +44,27 @@ bool CharSet::intersects(uint32_t lo, uint32_t hi) const {
     auto it = std::lower_bound(ranges_.begin(), ranges_.end(), lo,
                                [](const std::pair<uint32_t, uint32_t>& r, uint32_t c) { return r.second < c; });
     return it != ranges_.end() && it->first <= hi;
+}
+
+uint64_t grammar_fingerprint(const Grammar& g) {
+    // Every field that decides the language, each list preceded by its length so that
+    // different splits of the same numbers hash differently. Rule names do not matter.
+    uint64_t h = fnv1a64(nullptr, 0);
+    auto add = [&](uint64_t v) { h = fnv1a64(&v, sizeof v, h); };
+    add(g.root);
+    add(g.elements.size());
+    for (const GrammarElement& e : g.elements) add(uint64_t(e.kind) << 32 | e.value);
+    add(g.rules.size());
+    for (const auto& alts : g.rules) {
+        add(alts.size());
+        for (uint32_t a : alts) add(a);
+    }
+    add(g.sets.size());
+    for (const CharSet& set : g.sets) {
+        add(set.ranges().size());
+        for (auto [lo, hi] : set.ranges()) add(uint64_t(lo) << 32 | hi);
+    }
+    return h ? h : 1;
 }
 
 }  // namespace qwen

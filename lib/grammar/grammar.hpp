@@ -55,6 +55,9 @@ struct Grammar {
     uint32_t root = 0;
 };
 
+// A 64-bit hash of the compiled grammar (never 0): saved state names its grammar by it.
+uint64_t grammar_fingerprint(const Grammar& g);
+
 // Parses llama.cpp's GBNF: `name ::= alternatives` rules (names of letters, digits, '-' and
 // '_'), `|`, sequences, `( )`, "literals" and [classes] with \n \r \t \\ \" \' \[ \] \- \xHH
 // \uHHHH \UHHHHHHHH escapes, [^...] negated classes, `.` (any code point), postfix * + ? {m}

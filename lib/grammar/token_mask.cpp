@@ -73,7 +73,10 @@ bool GrammarVocab::is_end_of_turn(int32_t id) const {
 }
 
 GrammarConstraint::GrammarConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const GrammarVocab> vocab)
-    : vocab_(std::move(vocab)), stepper_(std::move(grammar)), levels_(vocab_->max_len_ + 1) {
+    : vocab_(std::move(vocab)),
+      stepper_(std::move(grammar)),
+      fingerprint_(grammar_fingerprint(stepper_.grammar())),
+      levels_(vocab_->max_len_ + 1) {
     ended_mask_.assign((vocab_->n_vocab() + 63) / 64, 0);
     for (int32_t id : vocab_->end_of_turn()) set_bit(ended_mask_, id);
     state_ = intern(stepper_.initial());
@@ -82,7 +85,9 @@ GrammarConstraint::GrammarConstraint(std::shared_ptr<const Grammar> grammar, std
 GrammarConstraint::GrammarConstraint(const GrammarConstraint& o)
     : vocab_(o.vocab_),
       stepper_(o.stepper_),
+      fingerprint_(o.fingerprint_),
       ended_(o.ended_),
+      text_(o.text_),
       ended_mask_(o.ended_mask_),
       levels_(o.levels_.size()) {
     state_ = intern(o.states_[size_t(o.state_)]);
@@ -179,6 +184,7 @@ void GrammarConstraint::accept(int32_t token) {
             if (s < 0) fail(QWEN_ERR_INTERNAL, "grammar: token ", token, " was in the mask but its bytes do not match");
         }
         state_ = s;
+        text_ += vocab_->piece(token);
     }
     current_ = nullptr;
 }
@@ -187,7 +193,24 @@ void GrammarConstraint::reset() {
     compact();
     state_ = intern(stepper_.initial());
     ended_ = false;
+    text_.clear();
     current_ = nullptr;
+}
+
+bool GrammarConstraint::restore(std::string_view text, bool ended) {
+    // Through the stepper, not step(): a long text must not fill the transition tables.
+    GrammarState s = stepper_.initial(), next;
+    for (char c : text) {
+        if (!stepper_.advance(s, uint8_t(c), next)) return false;
+        std::swap(s, next);
+    }
+    if (ended && !GrammarStepper::accepting(s)) return false;
+    compact();
+    state_ = intern(s);
+    ended_ = ended;
+    text_.assign(text);
+    current_ = nullptr;
+    return true;
 }
 
 }  // namespace qwen

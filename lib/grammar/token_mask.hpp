@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -68,6 +69,16 @@ public:
     void reset();
     bool is_accepting() const { return !ended_ && GrammarStepper::accepting(states_[size_t(state_)]); }
 
+    // The progress, as saved state keeps it: the grammar's identity, the bytes accepted since
+    // the last reset() and whether an end-of-turn token ended them.
+    uint64_t fingerprint() const { return fingerprint_; }
+    const std::string& text() const { return text_; }
+    bool ended() const { return ended_; }
+    // Restarts the parse and feeds it `text` (then ends it if `ended`). False, and nothing
+    // changed, if `text` is not a prefix of the grammar's language (or `ended` while
+    // the text is incomplete).
+    bool restore(std::string_view text, bool ended);
+
     const GrammarVocab& vocab() const { return *vocab_; }
     size_t cached_masks() const { return masks_.size(); }
     const GrammarState& state() const { return states_[size_t(state_)]; }
@@ -83,8 +94,10 @@ private:
 
     std::shared_ptr<const GrammarVocab> vocab_;
     GrammarStepper stepper_;
+    uint64_t fingerprint_;
     int32_t state_ = 0;  // the current state's id
     bool ended_ = false;
+    std::string text_;  // accepted since the last reset()
     const std::vector<uint64_t>* current_ = nullptr;  // the current state's mask, once known
     std::vector<uint64_t> ended_mask_;
 

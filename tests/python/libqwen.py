@@ -29,6 +29,25 @@ def cli_path() -> str:
     raise FileNotFoundError("the qwen command is not built: set QWEN_CLI or build the release preset")
 
 
+def tool_path(name: str, source: str, env: str | None = None) -> str:
+    """A test program built next to the `qwen` command (build/<preset>/tests/<name>, from
+    `source`), or $env when set. Missing: fails in CI, skips elsewhere (as the oracles do)."""
+    import pytest
+
+    path = os.environ.get(env) if env else None
+    if not path:
+        build_dirs = [os.path.dirname(os.path.dirname(os.path.dirname(cli_path())))] if os.environ.get("QWEN_CLI") else []
+        build_dirs += [os.path.join(REPO, "build", p) for p in ("release", "debug", "asan")] + [os.path.join(REPO, "build")]
+        path = next((os.path.join(b, "tests", name) for b in build_dirs if os.path.exists(os.path.join(b, "tests", name))),
+                    None)
+    if path and os.access(path, os.X_OK):
+        return path
+    msg = f"{source} is not built: cmake --build build/release --target {name}" + (f", or set {env}" if env else "")
+    if os.environ.get("CI") or os.environ.get("QWEN_REQUIRE_ORACLES") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
 def run(args: Sequence[str], timeout: float = 1800) -> str:
     r = subprocess.run([cli_path(), *map(str, args)], capture_output=True, timeout=timeout)
     if r.returncode != 0:

@@ -26,13 +26,11 @@ import jinja2
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+import libqwen
 import oracles
 
-REPO = oracles.REPO
 TEMPLATE = "models/templates/Qwen-Qwen2.5-7B-Instruct.jinja"
 ROLES = ("system", "user", "assistant", "tool")
-TOOL_CANDIDATES = ["build/release/tests/chat_render_tool", "build/debug/tests/chat_render_tool",
-                   "build/asan/tests/chat_render_tool", "build/tests/chat_render_tool"]
 
 
 def _unavailable(what: str):
@@ -55,12 +53,7 @@ def template_source() -> str:
 
 @pytest.fixture(scope="module")
 def tool() -> str:
-    path = os.environ.get("QWEN_CHAT_RENDER_TOOL")
-    if not path:
-        path = next((os.path.join(REPO, c) for c in TOOL_CANDIDATES if os.path.exists(os.path.join(REPO, c))), None)
-    if not path or not os.access(path, os.X_OK):
-        _unavailable("chat_render_tool is not built (cmake --build build/release --target chat_render_tool)")
-    return path
+    return libqwen.tool_path("chat_render_tool", "tests/chat/chat_render_tool.cpp", "QWEN_CHAT_RENDER_TOOL")
 
 
 # ----------------------------------------------------------------------------- the reference

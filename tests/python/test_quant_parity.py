@@ -28,8 +28,6 @@ import pytest
 import libqwen
 import oracles
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL_CANDIDATES = ["build/release/tests/quant_tool", "build/tests/quant_tool"]
 
 # ggml type name -> (elements per block, bytes per block, offsets of the f16 scale fields)
 BLOCKS = {
@@ -66,17 +64,7 @@ ADVERSARIAL_F32 = [0.0, -0.0, 3.4028235e38, -3.4028235e38, 1e-45, 1.1754942e-38,
 
 
 def tool_path() -> str:
-    env = os.environ.get("QWEN_QUANT_TOOL")
-    if env:
-        return env
-    for c in TOOL_CANDIDATES:
-        p = os.path.join(REPO, c)
-        if os.path.exists(p):
-            return p
-    msg = "tests/quant/quant_tool is not built: set QWEN_QUANT_TOOL or build the release preset"
-    if os.environ.get("CI") or os.environ.get("QWEN_REQUIRE_ORACLES") == "1":
-        pytest.fail(msg)
-    pytest.skip(msg)
+    return libqwen.tool_path("quant_tool", "tests/quant/quant_tool.cpp", "QWEN_QUANT_TOOL")
 
 
 def tool(args: list[str]) -> None:

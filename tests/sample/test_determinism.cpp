@@ -1,6 +1,7 @@
 // The random stream: draws follow the distribution (chi-square), the same seed gives the same
 // tokens, reset() restarts, a saved state continues exactly, corrupted states are refused.
 #include "sample_test_util.hpp"
+#include "core/bytes.hpp"
 
 using namespace sampletest;
 using qwen::Sampler;
@@ -113,7 +114,7 @@ TEST_CASE("a saved state continues exactly") {
     run(a, logits, 25);
     std::string state;
     a.save_state(state);
-    CHECK(state.size() == 56 + 4 * 16 + 8);  // the window holds the last 16 tokens
+    CHECK(state.size() == 56 + 4 * 16 + 17 + 8);  // the window holds the last 16 tokens; no grammar
     const auto next = run(a, logits, 30);
 
     Sampler b(c, 151936);  // a fresh sampler of the same params
@@ -153,7 +154,7 @@ TEST_CASE("corrupted, truncated or foreign states are refused and change nothing
     load(good.substr(0, good.size() - 1), {"sampler state"});
     load(good.substr(0, 20), {"shorter"});
     load("", {"shorter"});
-    load(good + "x", {"do not match"});
+    load(good + "x", {"checksum"});
     Sampler wide(c, 1001);  // another vocabulary
     std::string foreign;
     wide.save_state(foreign);
@@ -167,4 +168,25 @@ TEST_CASE("corrupted, truncated or foreign states are refused and change nothing
     // And the state itself loads fine into b afterwards.
     b.load_state(reinterpret_cast<const uint8_t*>(good.data()), good.size());
     CHECK(run(b, logits, 10) == run(a, logits, 10));
+}
+
+TEST_CASE("version 1 states (before grammar progress was saved) still load") {
+    const auto logits = realistic_logits(1000, 45);
+    SamplerConfig c;
+    c.temperature = 1.1f;
+    c.penalty_last_n = 4;
+    Sampler a(c, 1000);
+    run(a, logits, 7);
+    std::string v2;
+    a.save_state(v2);
+    // Version 1 is version 2 without the 17-byte grammar part.
+    std::string v1 = v2.substr(0, v2.size() - 8 - 17);
+    v1[4] = 1;
+    const uint64_t sum = qwen::fnv1a64(v1.data(), v1.size());
+    v1.append(reinterpret_cast<const char*>(&sum), 8);
+    Sampler b(c, 1000);
+    b.load_state(reinterpret_cast<const uint8_t*>(v1.data()), v1.size());
+    std::string again;
+    b.save_state(again);
+    CHECK(again == v2);
 }
