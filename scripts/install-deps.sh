@@ -14,7 +14,9 @@
 #                git + ca-certificates (scripts/build-llama-oracle.sh, npm over https),
 #                cargo rustc golang-go valgrind (tests/bindings: Rust, Go, leak checks),
 #                clang libclang-rt-14-dev libomp-dev (presets fuzz and tsan: libFuzzer, the
-#                sanitizer runtimes, LLVM's OpenMP with its TSan tool Archer)
+#                sanitizer runtimes, LLVM's OpenMP with its TSan tool Archer),
+#                g++-aarch64-linux-gnu qemu-user (scripts/test-arm.sh: the Arm kernels,
+#                cross-compiled and run under emulation)
 #   oracles      node + npm (scripts/fetch-oracles.sh): installed from Debian only when `node`
 #                is missing, so a newer Node.js already on the machine is left alone.
 # Usage: scripts/install-deps.sh     (sudo is used when not run as root)
@@ -30,6 +32,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev
   cargo rustc golang-go valgrind
   clang libclang-rt-14-dev libomp-dev
+  g++-aarch64-linux-gnu qemu-user
 )
 if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs npm)

@@ -5,6 +5,7 @@
 #   oracles       scripts/fetch-oracles.sh (pinned npm packages; QWEN_ORACLE_DIR is exported)
 #   llama-oracle  scripts/build-llama-oracle.sh (the llama.cpp driver of the parity tests)
 #   unit          ctest --preset release (doctest per module, 2 in parallel)
+#   arm           scripts/test-arm.sh: the kernel tests cross-compiled for AArch64, run under qemu-user
 #   python        /usr/bin/python3 -m pytest tests/python (parity with llama.cpp and NumPy)
 #   consumers     tests/consumers/run.sh: install, then pkg-config / find_package / static
 #   bindings      tests/bindings/run.sh: Rust (cargo test) and Go (go test) bindings, the C++
@@ -74,6 +75,9 @@ if [[ -x $repo/scripts/build-llama-oracle.sh ]]; then
 fi
 
 suite unit ctest --preset "$preset"
+
+# The NEON kernels and the Arm dispatch, cross-compiled and run under qemu-aarch64 (build/arm).
+suite arm "$repo/scripts/test-arm.sh"
 
 if compgen -G "tests/python/test_*.py" >/dev/null || compgen -G "tests/python/*_test.py" >/dev/null; then
   run_pytest() {

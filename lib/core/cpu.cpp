@@ -5,6 +5,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>  // getauxval, and the HWCAP_* bits on glibc
+#endif
 
 namespace qwen {
 
@@ -26,6 +29,11 @@ const CpuFeatures& cpu_features() {
         unsigned a = 0, b = 0, cx = 0, d = 0;
         c.f16c = c.avx2 && __get_cpuid(1, &a, &b, &cx, &d) && ((cx >> 29) & 1);
         c.avx_vnni = c.avx2 && __get_cpuid_count(7, 1, &a, &b, &cx, &d) && ((a >> 4) & 1);
+#elif defined(__aarch64__) && defined(__linux__)
+        // User space cannot read the ID registers portably; the kernel reports them here.
+        const unsigned long hw = getauxval(AT_HWCAP);
+        c.asimd = hw & HWCAP_ASIMD;
+        c.asimddp = c.asimd && (hw & HWCAP_ASIMDDP);
 #endif
         return c;
     }();
@@ -37,11 +45,18 @@ static Isa detect_isa() {
     Isa best = Isa::Scalar;
     if (c.avx2 && c.fma && c.f16c) best = Isa::Avx2;
     if (best == Isa::Avx2 && c.avx512f && c.avx512bw && c.avx512vl) best = Isa::Avx512;
+    if (c.asimd) best = Isa::Neon;
     if (const char* forced = std::getenv("QWEN_ISA")) {
+        // Only this architecture's names count (the others, like unknown ones, change
+        // nothing), so comparing the enum values orders paths of one architecture only.
         Isa want = best;
         if (!std::strcmp(forced, "scalar")) want = Isa::Scalar;
+#if defined(__x86_64__) || defined(__i386__)
         else if (!std::strcmp(forced, "avx2")) want = Isa::Avx2;
         else if (!std::strcmp(forced, "avx512")) want = Isa::Avx512;
+#elif defined(__aarch64__)
+        else if (!std::strcmp(forced, "neon")) want = Isa::Neon;
+#endif
         if (want < best) best = want;  // never raise above what the CPU has
     }
     return best;
@@ -57,6 +72,7 @@ const char* isa_name(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::Neon: return "neon";
     }
     return "?";
 }

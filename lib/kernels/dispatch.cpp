@@ -20,6 +20,14 @@ const KernelTable& kernel_table() {
             return {"avx512", 16, avx512::dense_matmul_rows, avx2::quant_matmul_rows, nullptr, avx512::attend};
         case Isa::Avx2: return {"avx2", 8, avx2::dense_matmul_rows, avx2::quant_matmul_rows, nullptr, avx2::attend};
 #endif
+#if defined(__aarch64__)
+        case Isa::Neon:
+            // The integer kernels are sdot (ARMv8.2 dotprod, e.g. Cortex-A55/A76 and later); an
+            // ARMv8.0 CPU (Cortex-A53/A72) keeps the portable ones, which compute the same sums.
+            if (cpu_features().asimddp)
+                return {"neon+dotprod", 4, neon::dense_matmul_rows, neon::quant_matmul_rows, nullptr, neon::attend};
+            return {"neon", 4, neon::dense_matmul_rows, generic::quant_matmul_rows, nullptr, neon::attend};
+#endif
         default:
             return {"generic", xsimd::batch<float>::size, generic::dense_matmul_rows, generic::quant_matmul_rows,
                     nullptr, generic::attend};

@@ -69,6 +69,12 @@ void packed_matmul_groups(TensorType, const uint8_t*, size_t, size_t, size_t, co
                           size_t);
 }
 #endif
+#if defined(__aarch64__)
+// arm/dense_neon.cpp (any AArch64 CPU) and arm/quant_neon.cpp (ARMv8.2 dot product only).
+namespace neon {
+QWEN_KERNEL_ENTRY_POINTS
+}
+#endif
 
 struct KernelTable {
     const char* isa;

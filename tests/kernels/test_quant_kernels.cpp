@@ -18,6 +18,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -296,6 +297,14 @@ void check_non_finite(TensorType type, size_t cols, bool packed = false) {
 }
 
 }  // namespace
+
+// CTest names the table it expects where it knows (QWEN_ISA=scalar anywhere; under qemu-user,
+// each emulated CPU's), so that a wrong feature detection or dispatch cannot pass unseen.
+TEST_CASE("the kernel table is the one CTest expects for this CPU and QWEN_ISA") {
+    const char* want = std::getenv("QWEN_TEST_EXPECT_KERNELS");
+    if (!want) return;
+    CHECK(std::string(kernels::kernel_table().isa) == want);
+}
 
 TEST_CASE("the kernel table has an integer-dot path for the formats it claims") {
     MESSAGE("kernel path: " << std::string(kernels::kernel_table().isa));
