@@ -2,6 +2,7 @@
 
 #include "core/aligned_buffer.hpp"
 #include "core/half.hpp"
+#include "core/team.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/packed.hpp"
 #include "quant/blocks.hpp"
@@ -87,27 +88,26 @@ void quantize_token(TensorType act, const float* x, size_t cols, ActBuffers& out
     }
 }
 
-// Quantizes the n_tok activation rows once for the whole team: one thread sizes the shared
-// buffers, the tokens are split among the threads, and the barrier at the end of the
-// `omp for` publishes the codes before any thread multiplies. A single token (decode) is
-// quantized inside the `omp single`, whose barrier then does the publishing. Outside a
-// parallel region the calling thread does it all.
+// Quantizes the n_tok activation rows once for the whole team: one thread sizes its buffers
+// and shares them (team_single, a barrier), the tokens are split among the threads, and
+// the barrier after that loop publishes the codes before any thread multiplies. A single
+// token (decode) is quantized by that thread before sharing, whose barrier then does the
+// publishing. Outside a parallel region the calling thread does it all.
 kernels::QuantActs quantize_acts(TensorType act, const float* x, size_t ldx, size_t n_tok, size_t cols) {
     thread_local ActBuffers mine;
-    ActBuffers* shared = nullptr;
     const size_t block = act == TensorType::Q8_K ? quant::kQK_K : quant::kQK;
-#pragma omp single copyprivate(shared)
-    {
+    ActBuffers* shared = team_single<ActBuffers>([&] {
         if (mine.q.size() < n_tok * cols) mine.q.resize(n_tok * cols);
         if (mine.d.size() < n_tok * cols / block) mine.d.resize(n_tok * cols / block);
         if (act == TensorType::Q8_K && mine.bsums.size() < n_tok * cols / 16) mine.bsums.resize(n_tok * cols / 16);
         if (act == TensorType::Q8_0 && mine.sums.size() < n_tok * cols / block) mine.sums.resize(n_tok * cols / block);
-        shared = &mine;
         if (n_tok == 1) quantize_token(act, x, cols, mine, 0);
-    }
+        return &mine;
+    });
     if (n_tok > 1) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (long t = 0; t < long(n_tok); ++t) quantize_token(act, x + size_t(t) * ldx, cols, *shared, size_t(t));
+        team_barrier();
     }
     return {act, shared->q.data(), shared->d.data(), act == TensorType::Q8_K ? shared->bsums.data() : nullptr, cols,
             act == TensorType::Q8_0 ? shared->sums.data() : nullptr};
@@ -173,7 +173,7 @@ void packed_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& x
             k.packed_rows(w.type, w.packed, w.cols, g0, g1, xq, n_tok, outs[i].y, outs[i].ldy);
         first += groups;
     }
-#pragma omp barrier
+    team_barrier();
 }
 
 }  // namespace
@@ -191,7 +191,7 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
         packed_outputs(&out, 1, xq, n_tok);
         return;
     }
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (long c = 0; c < n_chunks; ++c) {
         size_t r0 = size_t(c) * kChunk, r1 = r0 + kChunk < w.rows ? r0 + kChunk : w.rows;
         if (act != TensorType::F32)
@@ -201,6 +201,7 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
         else
             decoded_rows(w, r0, r1, x, ldx, n_tok, y, ldy, simd ? &k : nullptr);
     }
+    team_barrier();
 }
 
 void matmul_same_input(std::initializer_list<MatmulOut> outs, const float* x, size_t ldx, size_t n_tok) {

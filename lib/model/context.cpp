@@ -160,6 +160,7 @@ void Context::forward(const int32_t* tokens, const Sequence* seqs, size_t n_seqs
 
 #pragma omp parallel num_threads(n_threads_)
     {
+        const TeamScope team(barrier_);
         float* scores = scores_.data() + size_t(omp_get_thread_num()) * scores_per_thread;
         embed_tokens(model_.token_embd(), tokens, n, x);
         rope_table(seqs, n_seqs, uint32_t(D), h.rope_theta, rope);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/aligned_buffer.hpp"
+#include "core/team.hpp"
 #include "kv/kv_cache.hpp"
 #include "model/model.hpp"
 #include "model/ops.hpp"
@@ -76,6 +77,7 @@ private:
     // Scratch, sized for batch_cap_ tokens.
     AlignedBuffer<float> x_, xn_, q_, k_, v_, att_, tmp_, gate_, up_, rope_;
     AlignedBuffer<float> scores_;  // per thread: group heads x n_ctx
+    TeamBarrier barrier_;          // the forward pass's barriers (core/team.hpp)
     AlignedBuffer<float> logits_;
     AlignedBuffer<float> next_logits_;   // eval() writes here and swaps it in when it succeeds
     AlignedBuffer<float> batch_logits_;  // eval_batch(): one row per sequence, copied out at the end

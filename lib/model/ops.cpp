@@ -1,5 +1,6 @@
 #include "model/ops.hpp"
 
+#include "core/team.hpp"
 #include "kernels/dispatch.hpp"
 
 #include <cmath>
@@ -8,8 +9,9 @@
 namespace qwen {
 
 void embed_tokens(const Matrix& embd, const int32_t* tokens, size_t n, float* x) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (long t = 0; t < long(n); ++t) dequantize_row(embd, size_t(tokens[t]), x + size_t(t) * embd.cols);
+    team_barrier();
 }
 
 // The sequence that row `row` belongs to (a handful of sequences: a scan is fastest).
@@ -25,7 +27,7 @@ static uint32_t total_rows(const Sequence* seqs, size_t n_seqs) {
 
 void rope_table(const Sequence* seqs, size_t n_seqs, uint32_t head_dim, float theta, float* rope) {
     const uint32_t half = head_dim / 2;
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (long t = 0; t < long(total_rows(seqs, n_seqs)); ++t) {
         const Sequence& sq = sequence_of(seqs, n_seqs, uint32_t(t));
         const double pos = double(sq.pos0) + double(uint32_t(t) - sq.row0);
@@ -35,10 +37,11 @@ void rope_table(const Sequence* seqs, size_t n_seqs, uint32_t head_dim, float th
             rope[size_t(t) * head_dim + 2 * i + 1] = float(std::sin(angle));
         }
     }
+    team_barrier();
 }
 
 void rms_norm(const float* x, size_t cols, size_t n, const float* weight, float eps, float* out) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (long t = 0; t < long(n); ++t) {
         const float* xr = x + size_t(t) * cols;
         float* o = out + size_t(t) * cols;
@@ -47,6 +50,7 @@ void rms_norm(const float* x, size_t cols, size_t n, const float* weight, float 
         const float scale = 1.0f / std::sqrt(float(sum / double(cols)) + eps);
         for (size_t i = 0; i < cols; ++i) o[i] = xr[i] * scale * weight[i];
     }
+    team_barrier();
 }
 
 static void rotate(float* head, const float* rope, uint32_t D) {
@@ -62,7 +66,7 @@ static void rotate(float* head, const float* rope, uint32_t D) {
 void qkv_bias_rope_store(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const float* bq, const float* bk,
                          const float* bv, const float* rope, float* q, float* k, float* v, uint32_t layer) {
     const size_t D = s.head_dim, Q = size_t(s.n_head) * D, KV = size_t(s.n_head_kv) * D;
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (long t = 0; t < long(total_rows(seqs, n_seqs)); ++t) {
         const Sequence& sq = sequence_of(seqs, n_seqs, uint32_t(t));
         float *qt = q + size_t(t) * Q, *kt = k + size_t(t) * KV, *vt = v + size_t(t) * KV;
@@ -76,6 +80,7 @@ void qkv_bias_rope_store(const HeadShape& s, const Sequence* seqs, size_t n_seqs
         for (uint32_t hh = 0; hh < s.n_head_kv; ++hh) rotate(kt + hh * D, rt, s.head_dim);
         sq.kv->store(layer, sq.pos0 + (uint32_t(t) - sq.row0), kt, vt);
     }
+    team_barrier();
 }
 
 // The plain loop: the reference for the SIMD kernel's tests, and the path for head shapes
@@ -125,7 +130,7 @@ void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const fl
     const kernels::KernelTable& kt = kernels::kernel_table();
     const bool simd = D % kt.lanes == 0 && D <= 256 && group <= 16;
     const long items = long(total_rows(seqs, n_seqs)) * s.n_head_kv;
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (long it = 0; it < items; ++it) {
         const uint32_t t = uint32_t(it / s.n_head_kv), g = uint32_t(it % s.n_head_kv);
         const Sequence& sq = sequence_of(seqs, n_seqs, t);
@@ -140,21 +145,24 @@ void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const fl
         else
             attend_scalar(qg, group, D, kv, layer, g, n_keys, scale, scores, og);
     }
+    team_barrier();
 }
 
 void add_rows(float* x, const float* y, size_t cols, size_t n) {
     const long total = long(cols * n);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (long i = 0; i < total; ++i) x[i] += y[i];
+    team_barrier();
 }
 
 void silu_mul(float* gate, const float* up, size_t cols, size_t n) {
     const long total = long(cols * n);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (long i = 0; i < total; ++i) {
         const float g = gate[i];
         gate[i] = g / (1.0f + std::exp(-g)) * up[i];
     }
+    team_barrier();
 }
 
 }  // namespace qwen

@@ -4,8 +4,9 @@
 // random stream goes on). Prints one JSON line per sample, {"text", "finish", "tokens"}, and a
 // summary on stderr. Only the public C API.
 //
-// Usage: structured_samples MODEL.gguf SCHEMA.json N SEED MAX_TOKENS
-// Exits 1 with the library's message if anything fails, among others when the constraint
+// Usage: structured_samples MODEL.gguf SCHEMA.json|none N SEED MAX_TOKENS [THREADS]
+// "none" samples without a constraint (the same loop, for timing the constraint's cost on a
+// full-size model: bench/RESULTS.md). Exits 1 with the library's message if anything fails, among others when the constraint
 // leaves no allowed token.
 #include <qwen/qwen.h>
 
@@ -41,17 +42,20 @@ const char* finish_name(qwen_finish_reason r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 6) {
-        std::fprintf(stderr, "usage: structured_samples MODEL.gguf SCHEMA.json N SEED MAX_TOKENS\n");
+    if (argc != 6 && argc != 7) {
+        std::fprintf(stderr, "usage: structured_samples MODEL.gguf SCHEMA.json|none N SEED MAX_TOKENS [THREADS]\n");
         return 2;
     }
-    std::ifstream in(argv[2]);
-    if (!in) {
-        std::fprintf(stderr, "structured_samples: cannot read %s\n", argv[2]);
-        return 2;
-    }
+    const bool constrained = std::string(argv[2]) != "none";
     std::stringstream schema;
-    schema << in.rdbuf();
+    if (constrained) {
+        std::ifstream in(argv[2]);
+        if (!in) {
+            std::fprintf(stderr, "structured_samples: cannot read %s\n", argv[2]);
+            return 2;
+        }
+        schema << in.rdbuf();
+    }
     const long n = std::atol(argv[3]);
     const auto seed = uint64_t(std::strtoull(argv[4], nullptr, 10));
     const int max_tokens = std::atoi(argv[5]);
@@ -60,7 +64,7 @@ int main(int argc, char** argv) {
     check(qwen_model_load(argv[1], nullptr, &model), "loading the model");
     qwen_context_params cp = qwen_context_default_params();
     cp.n_ctx = 512;
-    cp.n_threads = 1;
+    cp.n_threads = argc == 7 ? std::atoi(argv[6]) : 1;
     qwen_context* ctx = nullptr;
     check(qwen_context_create(model, &cp, &ctx), "creating the context");
     qwen_sampler_params sp = qwen_sampler_default_params();
@@ -70,13 +74,14 @@ int main(int argc, char** argv) {
     sp.top_p = 1.0f;
     sp.repetition_penalty = 1.0f;
     const std::string schema_text = schema.str();
-    sp.json_schema = schema_text.c_str();
+    sp.json_schema = constrained ? schema_text.c_str() : nullptr;
     qwen_sampler* sampler = nullptr;
     check(qwen_sampler_create(model, &sp, &sampler), "compiling the schema");
 
     const std::string prompt = "<|im_start|>user\nGive me JSON.<|im_end|>\n<|im_start|>assistant\n";
     const auto t0 = std::chrono::steady_clock::now();
     long tokens = 0, finished = 0;
+    double generate_ms = 0;  // from each first sampled token to the end: the per-token loop
     for (long i = 0; i < n; ++i) {
         qwen_generate_params gp = qwen_generate_default_params();
         gp.max_tokens = max_tokens;
@@ -90,13 +95,17 @@ int main(int argc, char** argv) {
         r.struct_size = sizeof r;
         check(qwen_generate_text(ctx, sampler, prompt.data(), prompt.size(), &gp, &r), "sample " + std::to_string(i));
         tokens += r.n_generated_tokens;
+        generate_ms += r.generate_ms;
         finished += r.finish_reason == QWEN_FINISH_EOS;
         const nlohmann::json line = {{"text", text}, {"finish", finish_name(r.finish_reason)}, {"tokens", r.n_generated_tokens}};
-        std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+        std::cout << line.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace) << '\n';  // ASCII: one line each
     }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "structured_samples: %ld samples (%ld finished), %ld tokens in %.1f s (%.2f ms/token)\n", n,
-                 finished, tokens, s, tokens ? 1e3 * s / double(tokens) : 0.0);
+    std::fprintf(stderr,
+                 "structured_samples: %ld samples (%ld finished), %ld tokens in %.1f s (%.2f ms/token; generation "
+                 "steps %.2f ms/token)\n",
+                 n, finished, tokens, s, tokens ? 1e3 * s / double(tokens) : 0.0,
+                 tokens > n ? generate_ms / double(tokens - n) : 0.0);
     qwen_sampler_free(sampler);
     qwen_context_free(ctx);
     qwen_model_free(model);

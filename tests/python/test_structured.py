@@ -68,7 +68,7 @@ SCHEMAS = {
 # warm after the first samples): QWEN_STRUCTURED_SAMPLES per schema, CI's default below; the
 # stress run uses thousands (README, "Structured output").
 SAMPLES = 4
-MANY = int(os.environ.get("QWEN_STRUCTURED_SAMPLES", "100"))
+MANY = int(os.environ.get("QWEN_STRUCTURED_SAMPLES", "300"))
 
 
 @pytest.fixture(scope="module")
@@ -114,17 +114,25 @@ def samples_tool():
     return libqwen.tool_path("structured_samples", "tests/grammar/structured_samples.cpp")
 
 
+@pytest.fixture(scope="module")
+def q8_gguf(gguf):
+    # Q8_0: the tiny model's cost is its 151,936-row LM head, read 4x faster than in F32.
+    out = gguf.replace(".gguf", "-q8_0.gguf")
+    libqwen.run(["quantize", gguf, out, "q8_0"])
+    return out
+
+
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
-def test_many_samples_per_schema(gguf, samples_tool, tmp_path, name):
+def test_many_samples_per_schema(q8_gguf, samples_tool, tmp_path, name):
     """MANY samples under each schema: every finished one validates, the ones cut by max_tokens
     are not complete JSON texts of the schema, and the constraint never leaves the sampler
     without an allowed token (the tool would exit 1 with the library's error)."""
     schema_file = tmp_path / "schema.json"
     schema_file.write_text(json.dumps(SCHEMAS[name]))
-    r = subprocess.run([samples_tool, gguf, str(schema_file), str(MANY), "17", "80"], capture_output=True,
+    r = subprocess.run([samples_tool, q8_gguf, str(schema_file), str(MANY), "17", "80"], capture_output=True,
                        text=True, timeout=3600)
     assert r.returncode == 0, r.stderr
-    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    lines = [json.loads(line) for line in r.stdout.split("\n") if line]  # not splitlines(): U+2028 is text
     assert len(lines) == MANY
     finished = 0
     for line in lines:
@@ -136,7 +144,7 @@ def test_many_samples_per_schema(gguf, samples_tool, tmp_path, name):
     distinct = len({line["text"] for line in lines})
     print(f"{name}: {finished}/{MANY} finished and validated, {distinct} distinct; {r.stderr.strip()}")
     assert finished >= MANY // 10  # the rest reached max_tokens (the junk model rambles)
-    assert distinct > MANY // 4
+    assert distinct > min(MANY // 4, 50)  # the random stream goes on (small languages repeat)
 
 
 def test_schema_as_text_and_grammar(qwen, model):
