@@ -47,6 +47,16 @@ TensorType quant_act_type(TensorType type);
 using AttendFn = void (*)(const float* q, uint32_t group, uint32_t D, const uint8_t* k, const uint8_t* v,
                           size_t row_bytes, uint32_t n, bool f16, float scale, float* scores, float* out);
 
+// BF16 weights on AVX512_BF16 CPUs, as llama.cpp multiplies them: the activations are rounded
+// to bf16 once per call (RoundBf16Fn: n floats to ggml's GGML_FP32_TO_BF16 bits, core/half.hpp's
+// f32_to_bf16), then Bf16RowsFn multiplies rows [r0, r1) of w (cols a multiple of kBf16Cols)
+// with the first n_tok of those tokens (token t at x[t * ldx]) by vdpbf16ps: y[t * ldy + r].
+// vdpbf16ps treats bf16 subnormals as zero and flushes subnormal sums to zero.
+constexpr size_t kBf16Cols = 32;  // bf16 values per 512-bit vector
+using RoundBf16Fn = void (*)(const float* x, uint16_t* out, size_t n);
+using Bf16RowsFn = void (*)(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
+                            const uint16_t* x, size_t ldx, size_t n_tok, float* y, size_t ldy);
+
 // What each instruction set's files define, in the namespaces below.
 #define QWEN_KERNEL_ENTRY_POINTS                                                                                 \
     void dense_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, size_t, const float*, size_t,   \
@@ -68,6 +78,12 @@ QWEN_KERNEL_ENTRY_POINTS
 void packed_matmul_groups(TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, size_t, float*,
                           size_t);
 }
+// x86/bf16_avx512.cpp, built with AVX512_BF16 and taken only on CPUs that have it.
+namespace avx512bf16 {
+void round_bf16(const float*, uint16_t*, size_t);
+void bf16_matmul_rows(const uint8_t*, size_t, size_t, size_t, size_t, const uint16_t*, size_t, size_t, float*,
+                      size_t);
+}
 #endif
 #if defined(__aarch64__)
 // arm/dense_neon.cpp (any AArch64 CPU) and arm/quant_neon.cpp (ARMv8.2 dot product only).
@@ -83,6 +99,9 @@ struct KernelTable {
     QuantRowsFn quant_rows;
     PackedRowsFn packed_rows;  // null: this CPU has no packed kernels, so nothing is packed
     AttendFn attend;  // for head_dim a multiple of `lanes`, at most 256, and groups of <= 16 heads
+    // Both null unless the CPU has AVX512_BF16: BF16 weights then take dense_rows (widened to float).
+    RoundBf16Fn round_bf16;
+    Bf16RowsFn bf16_rows;
 };
 
 // The table for the best instruction set of this CPU (QWEN_ISA may lower it).

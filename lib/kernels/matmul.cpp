@@ -113,6 +113,42 @@ kernels::QuantActs quantize_acts(TensorType act, const float* x, size_t ldx, siz
             act == TensorType::Q8_0 ? shared->sums.data() : nullptr};
 }
 
+// BF16 weights on a CPU with AVX512_BF16 whose rows are whole vectors of bf16 pairs: the
+// activations are rounded to bf16 (ggml's rounding) and multiplied by vdpbf16ps, as llama.cpp
+// does; elsewhere they take the dense kernels, widened to float.
+bool takes_bf16_kernel(const Matrix& w, const kernels::KernelTable& k) {
+    return w.type == TensorType::BF16 && k.bf16_rows && !w.packed && w.cols % kernels::kBf16Cols == 0;
+}
+
+// The activations rounded to bf16 once for the whole team, as quantize_acts does: token t at
+// [t * cols] of the buffer of the thread that ran the `omp single`.
+const uint16_t* round_acts_bf16(kernels::RoundBf16Fn round, const float* x, size_t ldx, size_t n_tok, size_t cols) {
+    thread_local AlignedBuffer<uint16_t> mine;
+    AlignedBuffer<uint16_t>* shared = nullptr;
+#pragma omp single copyprivate(shared)
+    {
+        if (mine.size() < n_tok * cols) mine.resize(n_tok * cols);
+        shared = &mine;
+        if (n_tok == 1) round(x, mine.data(), cols);
+    }
+    if (n_tok > 1) {
+#pragma omp for schedule(static)
+        for (long t = 0; t < long(n_tok); ++t) round(x + size_t(t) * ldx, shared->data() + size_t(t) * cols, cols);
+    }
+    return shared->data();
+}
+
+// w times activations already rounded by round_acts_bf16, its rows shared among the team.
+void bf16_product(const Matrix& w, const uint16_t* xb, size_t n_tok, float* y, size_t ldy) {
+    const kernels::KernelTable& k = kernels::kernel_table();
+    const long n_chunks = long((w.rows + kChunk - 1) / kChunk);
+#pragma omp for schedule(static)
+    for (long c = 0; c < n_chunks; ++c) {
+        const size_t r0 = size_t(c) * kChunk, r1 = std::min(r0 + kChunk, w.rows);
+        k.bf16_rows(w.data, w.row_bytes, w.cols, r0, r1, xb, w.cols, n_tok, y, ldy);
+    }
+}
+
 }  // namespace
 
 size_t packed_bytes(const Matrix& w) {
@@ -180,6 +216,10 @@ void packed_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& x
 
 void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
     const kernels::KernelTable& k = kernels::kernel_table();
+    if (takes_bf16_kernel(w, k)) {
+        bf16_product(w, round_acts_bf16(k.round_bf16, x, ldx, n_tok, w.cols), n_tok, y, ldy);
+        return;
+    }
     const bool simd = w.cols % k.lanes == 0;
     const bool dense = quant::is_dense(w.type);
     const long n_chunks = long((w.rows + kChunk - 1) / kChunk);
@@ -206,6 +246,14 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
 
 void matmul_same_input(std::initializer_list<MatmulOut> outs, const float* x, size_t ldx, size_t n_tok) {
     const Matrix& w0 = *outs.begin()->w;
+    const kernels::KernelTable& k = kernels::kernel_table();
+    bool bf16 = true;  // all on the BF16 kernel: the input is rounded once for all of them
+    for (const MatmulOut& o : outs) bf16 &= takes_bf16_kernel(*o.w, k) && o.w->cols == w0.cols;
+    if (bf16) {
+        const uint16_t* xb = round_acts_bf16(k.round_bf16, x, ldx, n_tok, w0.cols);
+        for (const MatmulOut& o : outs) bf16_product(*o.w, xb, n_tok, o.y, o.ldy);
+        return;
+    }
     const TensorType act = act_type(w0);
     bool shared = true;
     for (const MatmulOut& o : outs) shared &= o.w->packed && o.w->cols == w0.cols && act_type(*o.w) == act;

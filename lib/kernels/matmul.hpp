@@ -4,7 +4,9 @@
 // contiguously in its TensorType (GGUF order: dims {cols, rows}). Activations are float
 // rows. The kernels are chosen once per process from the CPU (core/cpu.hpp).
 //
-// F32/F16/BF16 weights go through SIMD kernels. Q8_0, Q4_0, Q5_0, IQ4_NL, Q4_K and Q6_K
+// F32/F16/BF16 weights go through SIMD kernels, in float; except that on CPUs with
+// AVX512_BF16, BF16 weights meet activations rounded to bf16 once per call (ggml's rounding)
+// in vdpbf16ps, as in llama.cpp (about 0.2% relative error per activation). Q8_0, Q4_0, Q5_0, IQ4_NL, Q4_K and Q6_K
 // weights go through integer dot products as in ggml: the activations are quantized once
 // per call to Q8_0 (Q8_K for the K-quants), each block's codes are multiplied exactly in
 // integers and the block sums scaled by d_w * d_x in float, so results match llama.cpp's

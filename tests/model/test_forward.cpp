@@ -2,6 +2,7 @@
 #include "core/error.hpp"
 #include "format/gguf.hpp"
 #include "format/gguf_source.hpp"
+#include "kernels/dispatch.hpp"
 #include "model/context.hpp"
 #include "model/model.hpp"
 #include "naive_qwen2.hpp"
@@ -79,13 +80,23 @@ TEST_CASE("forward pass matches the double-precision reference (F32 weights, F32
 TEST_CASE("F16 and BF16 weights: the forward pass matches the reference on the same rounded values") {
     for (TensorType dt : {TensorType::F16, TensorType::BF16}) {
         TinyModel m = make_tiny(dt);
-        auto want = naive::forward(m.spec.hparams, naive::Weights(m.weights), kTokens);
+        // With AVX512_BF16, BF16 weights meet activations rounded to bf16 (kernels/matmul.hpp);
+        // the reference rounds its own (double) activations the same way. The two then agree
+        // to float rounding until a float and a double activation fall on either side of a
+        // bf16 rounding boundary: from there on (through the KV cache) that position and the
+        // later ones differ by up to a few 1e-3 (unrounded, every position differs by ~1e-2).
+        const bool rounded = dt == TensorType::BF16 && kernels::kernel_table().bf16_rows;
+        auto want = naive::forward(m.spec.hparams, naive::Weights(m.weights), kTokens, rounded);
         Context ctx(*m.model, ContextParams{64, 2, false});
         ctx.eval(reinterpret_cast<const int32_t*>(kTokens.data()), kTokens.size(), true);
+        size_t exact = 0;
         for (size_t t = 0; t < kTokens.size(); ++t) {
-            INFO(tensor_type_name(dt) << " position " << t);
-            CHECK(max_rel_err(ctx.logits() + t * 512, want[t]) < 2e-5);
+            const double err = max_rel_err(ctx.logits() + t * 512, want[t]);
+            INFO(tensor_type_name(dt) << " position " << t << " bf16 activations " << rounded << " rel err " << err);
+            CHECK(err < (rounded ? 1e-2 : 2e-5));
+            exact += err < 2e-5;
         }
+        if (rounded) CHECK(exact >= 4);  // measured: 8 of 17, among them the first 5
     }
 }
 

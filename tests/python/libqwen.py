@@ -71,6 +71,18 @@ def chat_template_file(folder: str) -> str:
     return path
 
 
+def bf16_rounds_activations() -> bool:
+    """Whether our kernels round activations to bf16 for BF16 weights (vdpbf16ps, as llama.cpp
+    does): on CPUs with AVX512_BF16 unless QWEN_ISA lowers the path (kernels/dispatch.cpp)."""
+    if os.environ.get("QWEN_ISA", "avx512") != "avx512":
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and "avx512_bf16" in line.split() for line in f)
+    except OSError:
+        return False
+
+
 def synth(folder: str, shape: str = "tiny", dtype: str = "f32", seed: int = 1, untied: bool = False,
           hf: bool = True, shard_bytes: int = 0) -> tuple[str, str | None]:
     """Writes a synthetic model with `qwen synth`; returns (gguf path, hf folder or None)."""

@@ -130,6 +130,14 @@ def load_hf_folder(folder: str, dtype=np.float64) -> tuple[dict, dict[str, np.nd
 
 
 # --------------------------------------------------------------------------- the model
+def round_bf16(a: np.ndarray) -> np.ndarray:
+    """ggml's GGML_FP32_TO_BF16 of float32(a), back as float64: nearest, ties to even; NaN kept."""
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    r = np.where((u & 0x7FFFFFFF) > 0x7F800000, u, r).astype(np.uint32)
+    return r.view(np.float32).astype(np.float64)
+
+
 def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
@@ -169,7 +177,10 @@ class Qwen2Reference:
     """
 
     def __init__(self, folder: str | None = None, *, config: dict | None = None,
-                 tensors: Mapping[str, np.ndarray] | None = None):
+                 tensors: Mapping[str, np.ndarray] | None = None, bf16_inputs: bool = False):
+        # bf16_inputs: round the input of every weight product to bf16 as ggml does (what
+        # llama.cpp, and libqwen on AVX512_BF16 CPUs, do for BF16 weights).
+        self.bf16_inputs = bf16_inputs
         if folder is not None:
             config, tensors = load_hf_folder(folder)
         if config is None or tensors is None:
@@ -235,6 +246,7 @@ class Qwen2Reference:
         x = self.embed[tok]
         for L in self.layers:
             h = rms_norm(x, L["in_norm"], self.eps)
+            h = self._inputs(h)
             q = (h @ L["wq"].T + L["bq"]).reshape(T, self.n_head, hd)
             k = (h @ L["wk"].T + L["bk"]).reshape(T, self.n_kv, hd)
             v = (h @ L["wv"].T + L["bv"]).reshape(T, self.n_kv, hd)
@@ -244,11 +256,15 @@ class Qwen2Reference:
             v = np.repeat(v, group, axis=1)
             scores = np.einsum("thd,shd->hts", q, k) / np.sqrt(hd) + causal[None]
             att = np.einsum("hts,shd->thd", softmax(scores, -1), v).reshape(T, self.n_head * hd)
-            x = x + att @ L["wo"].T
-            h = rms_norm(x, L["post_norm"], self.eps)
-            x = x + (silu(h @ L["gate"].T) * (h @ L["up"].T)) @ L["down"].T
+            x = x + self._inputs(att) @ L["wo"].T
+            h = self._inputs(rms_norm(x, L["post_norm"], self.eps))
+            x = x + self._inputs(silu(h @ L["gate"].T) * (h @ L["up"].T)) @ L["down"].T
         hidden = rms_norm(x, self.norm, self.eps)
-        return hidden @ self.lm_head.T, hidden
+        return self._inputs(hidden) @ self.lm_head.T, hidden
+
+    def _inputs(self, a: np.ndarray) -> np.ndarray:
+        """a as the input of a weight product: itself, or rounded to bf16 (float32 first)."""
+        return round_bf16(a) if self.bf16_inputs else a
 
     def logits(self, tokens) -> np.ndarray:
         return self.forward(tokens)[0]

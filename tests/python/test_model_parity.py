@@ -8,13 +8,18 @@ Tolerances, and why:
 - F32 weights and KV on both sides: 1e-5. Only float32 rounding differs (summation order);
   the NumPy reference in float64 agrees with llama.cpp to ~4e-7 on these models.
 - F16/BF16 weights against NumPy on the same rounded values: 1e-5 likewise, since we keep
-  activations in float32.
+  activations in float32 -- except BF16 weights on CPUs with AVX512_BF16, where we round the
+  activations to bf16 as llama.cpp does (vdpbf16ps): there NumPy rounds them too, and the
+  two agree to 1e-5 at most positions; where a float32 and a float64 activation round to
+  neighbouring bf16 values, that position and the later ones differ by up to ~5e-3 (1e-2).
 - Against llama.cpp's defaults (F16 KV, flash attention, and for F16/BF16 weights
   activations rounded to 16 bits before each product): 1e-2 for F32/F16 weights -- measured
   1e-3 to 5e-3, the size of one 16-bit rounding of q, k, v and activations -- and 3e-2 for
   BF16, whose 8-bit mantissa rounds activations 8x more coarsely than F16's 11 bits
   (measured 1.1e-2). There we also check that we are the closer of the two to the float64
-  reference on the same weights.
+  reference on the same weights (not for BF16 where we round activations like llama.cpp: then
+  only the F16 KV cache and flash attention differ, and instead, with an F32 KV cache and no
+  flash attention on both sides, we agree with llama.cpp to 1e-5 at most positions).
 - Greedy decoding: identical ids, except where the oracle's top-1/top-2 margin at a step is
   inside the tolerance (then either choice is right); from such a step on we compare
   teacher-forced over the oracle's sequence.
@@ -76,14 +81,29 @@ def test_tiny_gguf_and_hf_folder_give_identical_logits(tiny, prompts, dtype):
     assert np.array_equal(a, b)
 
 
+def rounds_bf16(dtype: str) -> bool:
+    return dtype == "bf16" and libqwen.bf16_rounds_activations()
+
+
+def assert_mostly_tight(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    """Within LOOSE everywhere and TIGHT at >= 80% of positions (bf16 rounding flips aside)."""
+    errs = [rel(got[t], want[t]) for t in range(len(want))]
+    assert max(errs) < LOOSE, f"{what}: rel {max(errs):.2e}"
+    tight = sum(e < TIGHT for e in errs)
+    assert tight >= 0.8 * len(errs), f"{what}: only {tight} of {len(errs)} positions within {TIGHT}"
+
+
 @pytest.mark.parametrize("dtype", ["f32", "f16", "bf16"])
 def test_tiny_matches_numpy_reference(tiny, prompts, dtype):
     gguf, hf = tiny[dtype]
-    ref = Qwen2Reference(hf)
+    ref = Qwen2Reference(hf, bf16_inputs=rounds_bf16(dtype))
     for p in prompts:
         want = ref.logits(p)
         got = libqwen.logits(gguf, p, all=True, kv="f32")
-        assert rel(got, want) < TIGHT, f"{dtype}: rel {rel(got, want):.2e}"
+        if rounds_bf16(dtype):
+            assert_mostly_tight(got, want, dtype)
+        else:
+            assert rel(got, want) < TIGHT, f"{dtype}: rel {rel(got, want):.2e}"
 
 
 def test_tiny_f32_matches_llama_cpp_tightly(tiny, prompts):
@@ -103,8 +123,20 @@ def test_tiny_matches_llama_cpp_defaults(tiny, prompts, dtype):
         want = oracles.llama_logits(gguf, p, all=True)
         got = libqwen.logits(gguf, p, all=True)  # F16 KV, our default too
         assert rel(got, want) < tol, f"{dtype}: rel {rel(got, want):.2e}"
+        if rounds_bf16(dtype):
+            continue
         exact = ref.logits(p)
         assert rel(got, exact) <= rel(want, exact), "llama.cpp is closer to the reference than we are"
+
+
+def test_tiny_bf16_matches_llama_cpp_arithmetic(tiny, prompts):
+    if not libqwen.bf16_rounds_activations():
+        pytest.skip("BF16 activations are rounded to bf16 only with AVX512_BF16 (QWEN_ISA=avx512)")
+    gguf, _ = tiny["bf16"]
+    for p in prompts:
+        want = oracles.llama_logits(gguf, p, all=True, kv="f32", fa="off")
+        got = libqwen.logits(gguf, p, all=True, kv="f32")
+        assert_mostly_tight(got, want, "bf16 vs llama.cpp")
 
 
 def test_batched_prefill_equals_one_shot(tiny, prompts):

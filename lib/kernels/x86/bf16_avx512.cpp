@@ -1,0 +1,95 @@
+// BF16 weights times activations rounded to bf16, by AVX512_BF16's vdpbf16ps: each 512-bit
+// instruction multiplies 32 bf16 pairs and adds each two neighbouring products into one of
+// 16 float lanes, twice the rate of float FMAs on widened weights. This is llama.cpp's BF16
+// arithmetic (ggml_vec_dot_bf16 after ggml_cpu_fp32_to_bf16), so results match it the more
+// closely; vdpbf16ps treats bf16 subnormals as zero and flushes subnormal results (DAZ/FTZ).
+#include "kernels/dispatch.hpp"
+
+#include <immintrin.h>
+#include <xsimd/xsimd.hpp>
+
+namespace qwen::kernels::avx512bf16 {
+
+using Arch = xsimd::avx512bw;
+using Batch = xsimd::batch<float, Arch>;
+
+#include "kernels/x86/sum_lanes_avx512.hpp"
+
+// GGML_FP32_TO_BF16 (core/half.hpp's f32_to_bf16) on 16 floats at a time, in integers:
+// vcvtneps2bf16 would also round to nearest even, but it flushes subnormal floats to zero,
+// where ggml rounds them (the largest ones up to the smallest normal bf16). The last partial
+// vector is masked rather than left to half.hpp, whose inline function this file's flags
+// must not compile (see dense_impl.hpp).
+void round_bf16(const float* x, uint16_t* out, size_t n) {
+    const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    const __m512i half_ulp = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1), quiet = _mm512_set1_epi32(64);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 live = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+        const __m512i u = _mm512_maskz_loadu_epi32(live, x + i);
+        const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs_mask), inf);
+        const __m512i high = _mm512_srli_epi32(u, 16);
+        // Ties go to the even neighbour: add 0x7fff, plus 1 if the kept part is odd.
+        const __m512i bias = _mm512_add_epi32(half_ulp, _mm512_and_si512(high, one));
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, bias), 16);
+        r = _mm512_mask_or_epi32(r, nan, high, quiet);  // NaN: truncated, made quiet
+        _mm512_mask_cvtepi32_storeu_epi16(out + i, live, r);
+    }
+}
+
+// A tile of R weight rows x T tokens: R * T accumulators (at most 16, all in registers, with
+// the T activation vectors and one weight vector of the 32 zmm), so each weight vector loaded
+// serves T tokens and each activation vector R rows. Accumulator t * R + r is row r, token t;
+// one transposing sum turns all of them into a vector of the tile's results.
+template <int R, int T>
+static void tile(const uint8_t* w, size_t row_bytes, size_t cols, const uint16_t* x, size_t ldx, float* y,
+                 size_t ldy) {
+    static_assert(R * T <= 16);
+    Batch acc[16];
+    for (int i = 0; i < 16; ++i) acc[i] = Batch(0.0f);
+    for (size_t c = 0; c < cols; c += kBf16Cols) {
+        __m512bh xv[T];
+        for (int t = 0; t < T; ++t) xv[t] = (__m512bh)_mm512_loadu_si512(x + t * ldx + c);
+        for (int r = 0; r < R; ++r) {
+            // Decode streams R rows at once, more than the hardware prefetchers follow well.
+            if constexpr (T == 1) __builtin_prefetch(w + r * row_bytes + 2 * c + 1024);
+            const __m512bh wv = (__m512bh)_mm512_loadu_si512(w + r * row_bytes + 2 * c);
+            for (int t = 0; t < T; ++t) acc[t * R + r] = _mm512_dpbf16_ps(acc[t * R + r], wv, xv[t]);
+        }
+    }
+    alignas(64) float sums[16];
+    _mm512_store_ps(sums, sum_lanes(acc));
+    for (int t = 0; t < T; ++t)
+        for (int r = 0; r < R; ++r) y[t * ldy + r] = sums[t * R + r];
+}
+
+template <int R>
+static void tile_rows(const uint8_t* w, size_t row_bytes, size_t cols, const uint16_t* x, size_t ldx, size_t n_tok,
+                      float* y, size_t ldy) {
+    size_t t = 0;
+    for (; t + 4 <= n_tok; t += 4) tile<R, 4>(w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy);
+    switch (n_tok - t) {
+    case 3: tile<R, 3>(w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
+    case 2: tile<R, 2>(w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
+    case 1: tile<R, 1>(w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
+    default: break;
+    }
+}
+
+// As dense_impl.hpp's dense_rows: tokens in blocks of 64 (64 x 4864 bf16 = 608 KiB stays in
+// L2 while the rows pass over it), 4 x 4 tiles, and for decode 8 rows in flight.
+void bf16_matmul_rows(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1, const uint16_t* x,
+                      size_t ldx, size_t n_tok, float* y, size_t ldy) {
+    constexpr size_t kTokenBlock = 64;
+    for (size_t t0 = 0; t0 < n_tok; t0 += kTokenBlock) {
+        const size_t nt = n_tok - t0 < kTokenBlock ? n_tok - t0 : kTokenBlock;
+        const uint16_t* xb = x + t0 * ldx;
+        float* yb = y + t0 * ldy;
+        size_t r = r0;
+        if (nt == 1)  // decode: memory-bound
+            for (; r + 8 <= r1; r += 8) tile<8, 1>(w + r * row_bytes, row_bytes, cols, xb, ldx, yb + r, ldy);
+        for (; r + 4 <= r1; r += 4) tile_rows<4>(w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
+        for (; r < r1; ++r) tile_rows<1>(w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
+    }
+}
+
+}  // namespace qwen::kernels::avx512bf16
