@@ -121,19 +121,18 @@ bool takes_bf16_kernel(const Matrix& w, const kernels::KernelTable& k) {
 }
 
 // The activations rounded to bf16 once for the whole team, as quantize_acts does: token t at
-// [t * cols] of the buffer of the thread that ran the `omp single`.
+// [t * cols] of the buffer of the thread that ran team_single.
 const uint16_t* round_acts_bf16(kernels::RoundBf16Fn round, const float* x, size_t ldx, size_t n_tok, size_t cols) {
     thread_local AlignedBuffer<uint16_t> mine;
-    AlignedBuffer<uint16_t>* shared = nullptr;
-#pragma omp single copyprivate(shared)
-    {
+    AlignedBuffer<uint16_t>* shared = team_single<AlignedBuffer<uint16_t>>([&] {
         if (mine.size() < n_tok * cols) mine.resize(n_tok * cols);
-        shared = &mine;
         if (n_tok == 1) round(x, mine.data(), cols);
-    }
+        return &mine;
+    });
     if (n_tok > 1) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (long t = 0; t < long(n_tok); ++t) round(x + size_t(t) * ldx, shared->data() + size_t(t) * cols, cols);
+        team_barrier();
     }
     return shared->data();
 }
@@ -142,11 +141,12 @@ const uint16_t* round_acts_bf16(kernels::RoundBf16Fn round, const float* x, size
 void bf16_product(const Matrix& w, const uint16_t* xb, size_t n_tok, float* y, size_t ldy) {
     const kernels::KernelTable& k = kernels::kernel_table();
     const long n_chunks = long((w.rows + kChunk - 1) / kChunk);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (long c = 0; c < n_chunks; ++c) {
         const size_t r0 = size_t(c) * kChunk, r1 = std::min(r0 + kChunk, w.rows);
         k.bf16_rows(w.data, w.row_bytes, w.cols, r0, r1, xb, w.cols, n_tok, y, ldy);
     }
+    team_barrier();
 }
 
 }  // namespace
