@@ -104,7 +104,7 @@ TEST_CASE("the BF16 kernel is in the table exactly when the CPU has AVX512_BF16 
 #if defined(__x86_64__)
     CHECK((k.bf16_rows != nullptr) == (best_isa() == Isa::Avx512 && cpu_features().avx512bf16));
 #else
-    CHECK(k.bf16_rows == nullptr);
+    CHECK((k.bf16_rows == nullptr));
 #endif
 }
 
