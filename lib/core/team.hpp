@@ -2,11 +2,11 @@
 //
 // A forward pass is one OpenMP parallel region with a barrier after every step (~10 per
 // layer). libgomp's barrier spins for up to GOMP_SPINCOUNT (300,000 pauses, milliseconds)
-// before it sleeps; when another process holds one of the cores, the spinning thread and the
-// thread it waits for share the other one, and every barrier costs a scheduler time slice:
-// decode on 2 threads went from 11 to over 200 ms per token next to one busy loop. These
-// barriers spin briefly, then yield the core (as llama.cpp's thread pool does), which keeps
-// the quiet case as fast and the busy case close to one thread's speed.
+// before it sleeps; when other processes hold the cores, a spinning thread can keep the one
+// it waits for off the CPU, and a barrier can cost a scheduler time slice: decode on 2
+// threads went from ~11 to 140-390 ms per token beside a compiler and a busy loop. These
+// barriers spin briefly, then yield the core (as llama.cpp's thread pool does); measured in
+// docs/ARCHITECTURE.md ("one OpenMP parallel region per evaluation").
 //
 // A region opts in with a TeamScope on every thread; without one (tests that run the ops in
 // a plain `omp parallel`, or calls outside any region) the functions fall back to OpenMP's
