@@ -55,8 +55,17 @@ TensorType quant_act_type(TensorType type) {
     case TensorType::Q5_0:
     case TensorType::Q8_0:
     case TensorType::IQ4_NL: return TensorType::Q8_0;
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
     case TensorType::Q4_K:
-    case TensorType::Q6_K: return TensorType::Q8_K;
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+    case TensorType::IQ4_XS:
+    case TensorType::IQ2_XXS:
+    case TensorType::IQ2_XS:
+    case TensorType::IQ2_S:
+    case TensorType::IQ3_XXS:
+    case TensorType::IQ3_S: return TensorType::Q8_K;
     default: return TensorType::F32;
     }
 }

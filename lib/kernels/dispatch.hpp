@@ -12,11 +12,12 @@ using DenseRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes
                              const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy);
 
 // Activations quantized once per matmul call for the integer-dot kernels: Q8_0 (32-element
-// blocks, for Q4_0 / Q5_0 / Q8_0 / IQ4_NL weights) or Q8_K (256, for Q4_K / Q6_K), exactly
-// ggml's codes and scales (quant::quantize_row), unpacked so that codes sit contiguously:
-// token t's codes are q[t * cols ...], its block scales d[t * cols / block ...] and, for
-// Q8_K, its 16-element code sums bsums[t * cols / 16 ...]; for Q8_0, its block code sums
-// sums[t * cols / 32 ...] (the packed kernels' offset correction, kernels/packed.hpp).
+// blocks, for Q4_0 / Q5_0 / Q8_0 / IQ4_NL weights) or Q8_K (256, for the K-quants and the
+// other IQ formats), exactly ggml's codes and scales (quant::quantize_row), unpacked so that
+// codes sit contiguously: token t's codes are q[t * cols ...], its block scales
+// d[t * cols / block ...] and, for Q8_K, its 16-element code sums bsums[t * cols / 16 ...];
+// for Q8_0, its block code sums sums[t * cols / 32 ...] (the packed kernels' offset
+// correction, kernels/packed.hpp).
 struct QuantActs {
     TensorType type;  // Q8_0 or Q8_K
     const int8_t* q;

@@ -58,7 +58,7 @@ void decode(const BlockIQ4_NL& b, Codes32& c) {
     }
 }
 
-// ---------------------------------------------------------------- K-quants
+// ---------------------------------------------------------------- 256-element formats (Q8_K activations)
 // x = d * sc[i / 16] * q - dmin * mn[i / 16]: Q4_K's per-32 scales and mins repeated for
 // each 16, Q6_K's offset of 32 folded into signed codes (no min term).
 
@@ -98,6 +98,144 @@ void decode(const BlockQ6_K& b, CodesK& c) {
             q[l + 32] = int8_t(((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32);
             q[l + 64] = int8_t(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
             q[l + 96] = int8_t(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+        }
+    }
+}
+
+void decode(const BlockQ5_K& b, CodesK& c) {
+    c.d = f16_to_f32(b.d);
+    c.dmin = f16_to_f32(b.dmin);
+    for (int j = 0; j < 8; ++j) {
+        uint8_t sc, m;
+        scale_min_k4(j, b.scales, sc, m);
+        c.sc[2 * j] = c.sc[2 * j + 1] = sc;
+        c.mn[2 * j] = c.mn[2 * j + 1] = m;
+    }
+    for (int g = 0; g < 4; ++g)
+        for (int l = 0; l < 32; ++l) {
+            c.q[64 * g + l] = int8_t((b.qs[32 * g + l] & 15) | ((b.qh[l] >> (2 * g)) & 1) << 4);
+            c.q[64 * g + 32 + l] = int8_t((b.qs[32 * g + l] >> 4) | ((b.qh[l] >> (2 * g + 1)) & 1) << 4);
+        }
+}
+// Q2_K and Q3_K: element 128 h + 32 s + l is the 2-bit field s of qs[32 h + l]; Q3_K's third
+// bit, set for the upper half of its signed range, is bit 4 h + s of hmask[l].
+void decode(const BlockQ2_K& b, CodesK& c) {
+    c.d = f16_to_f32(b.d);
+    c.dmin = f16_to_f32(b.dmin);
+    for (int i = 0; i < 16; ++i) {
+        c.sc[i] = b.scales[i] & 15;
+        c.mn[i] = b.scales[i] >> 4;
+    }
+    for (int h = 0; h < 2; ++h)
+        for (int s = 0; s < 4; ++s)
+            for (int l = 0; l < 32; ++l) c.q[128 * h + 32 * s + l] = int8_t((b.qs[32 * h + l] >> (2 * s)) & 3);
+}
+void decode(const BlockQ3_K& b, CodesK& c) {
+    c.d = f16_to_f32(b.d);
+    c.dmin = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+        const int low = j < 8 ? b.scales[j] & 15 : b.scales[j - 8] >> 4;
+        const int high = (b.scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+        c.sc[j] = int16_t((low | high << 4) - 32);
+        c.mn[j] = 0;
+    }
+    for (int h = 0; h < 2; ++h)
+        for (int s = 0; s < 4; ++s)
+            for (int l = 0; l < 32; ++l) {
+                const int q = (b.qs[32 * h + l] >> (2 * s)) & 3;
+                c.q[128 * h + 32 * s + l] = int8_t(q - ((b.hmask[l] >> (4 * h + s)) & 1 ? 0 : 4));
+            }
+}
+// The IQ formats: signed codes (IQ4_XS's levels, or grid magnitudes with their sign bits) and
+// odd sub-block scales 2 ls + 1; ggml multiplies the IQ2 sums by 1/8 and the IQ3_XXS sums by
+// 1/4 at the end, folded into d here (a power of two: the same float result).
+void decode(const BlockIQ4_XS& b, CodesK& c) {
+    c.d = f16_to_f32(b.d);
+    c.dmin = 0.0f;
+    for (int ib = 0; ib < 8; ++ib) {
+        const int ls = ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | ((b.scales_h >> (2 * ib)) & 3) << 4;
+        c.sc[2 * ib] = c.sc[2 * ib + 1] = int16_t(ls - 32);
+        c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
+        for (int j = 0; j < 16; ++j) {
+            c.q[32 * ib + j] = kIq4nlValues[b.qs[16 * ib + j] & 15];
+            c.q[32 * ib + 16 + j] = kIq4nlValues[b.qs[16 * ib + j] >> 4];
+        }
+    }
+}
+// n (4 or 8) grid magnitudes, negated where bits first.. of `signs` are set.
+void grid_codes(uint64_t entry, uint8_t signs, int first, int n, int8_t* q) {
+    for (int j = 0; j < n; ++j) {
+        const int m = grid_byte(entry, j);
+        q[j] = int8_t((signs >> (first + j)) & 1 ? -m : m);
+    }
+}
+void decode(const BlockIQ2_XXS& b, CodesK& c) {
+    c.d = f16_to_f32(b.d) * 0.125f;
+    c.dmin = 0.0f;
+    for (int ib = 0; ib < 8; ++ib) {
+        uint8_t idx[4];
+        uint32_t meta;
+        std::memcpy(idx, &b.qs[4 * ib], 4);
+        std::memcpy(&meta, &b.qs[4 * ib + 2], 4);
+        c.sc[2 * ib] = c.sc[2 * ib + 1] = int16_t(2 * (meta >> 28) + 1);
+        c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
+        for (int l = 0; l < 4; ++l)
+            grid_codes(kIq2xxsGrid[idx[l]], signs_from_code7((meta >> (7 * l)) & 127), 0, 8, c.q + 32 * ib + 8 * l);
+    }
+}
+void decode(const BlockIQ2_XS& b, CodesK& c) {
+    c.d = f16_to_f32(b.d) * 0.125f;
+    c.dmin = 0.0f;
+    for (int ib = 0; ib < 8; ++ib) {
+        c.sc[2 * ib] = int16_t(2 * (b.scales[ib] & 15) + 1);
+        c.sc[2 * ib + 1] = int16_t(2 * (b.scales[ib] >> 4) + 1);
+        c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
+        for (int l = 0; l < 4; ++l) {
+            const uint16_t code = b.qs[4 * ib + l];
+            grid_codes(kIq2xsGrid[code & 511], signs_from_code7(code >> 9), 0, 8, c.q + 32 * ib + 8 * l);
+        }
+    }
+}
+void decode(const BlockIQ2_S& b, CodesK& c) {
+    c.d = f16_to_f32(b.d) * 0.125f;
+    c.dmin = 0.0f;
+    const uint8_t* signs = b.qs + kQK_K / 8;
+    for (int ib = 0; ib < 8; ++ib) {
+        c.sc[2 * ib] = int16_t(2 * (b.scales[ib] & 15) + 1);
+        c.sc[2 * ib + 1] = int16_t(2 * (b.scales[ib] >> 4) + 1);
+        c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
+        for (int l = 0; l < 4; ++l) {
+            const unsigned index = b.qs[4 * ib + l] | ((unsigned(b.qh[ib]) << (8 - 2 * l)) & 0x300);
+            grid_codes(kIq2sGrid[index], signs[4 * ib + l], 0, 8, c.q + 32 * ib + 8 * l);
+        }
+    }
+}
+void decode(const BlockIQ3_XXS& b, CodesK& c) {
+    c.d = f16_to_f32(b.d) * 0.25f;
+    c.dmin = 0.0f;
+    for (int ib = 0; ib < 8; ++ib) {
+        uint32_t meta;
+        std::memcpy(&meta, b.qs + kQK_K / 4 + 4 * ib, 4);
+        c.sc[2 * ib] = c.sc[2 * ib + 1] = int16_t(2 * (meta >> 28) + 1);
+        c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
+        const uint8_t* q3 = b.qs + 8 * ib;
+        for (int l = 0; l < 4; ++l) {
+            const uint8_t signs = signs_from_code7((meta >> (7 * l)) & 127);
+            grid_codes(kIq3xxsGrid[q3[2 * l]], signs, 0, 4, c.q + 32 * ib + 8 * l);
+            grid_codes(kIq3xxsGrid[q3[2 * l + 1]], signs, 4, 4, c.q + 32 * ib + 8 * l + 4);
+        }
+    }
+}
+void decode(const BlockIQ3_S& b, CodesK& c) {
+    c.d = f16_to_f32(b.d);
+    c.dmin = 0.0f;
+    for (int ib = 0; ib < 8; ++ib) {
+        const uint8_t s = b.scales[ib / 2];
+        c.sc[2 * ib] = c.sc[2 * ib + 1] = int16_t(2 * (ib % 2 ? s >> 4 : s & 15) + 1);
+        c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
+        for (int i = 0; i < 8; ++i) {  // code i of the sub-block: 4 magnitudes, 9th index bit in qh
+            const unsigned index = b.qs[8 * ib + i] | (((unsigned(b.qh[ib]) >> i) & 1) << 8);
+            grid_codes(kIq3sGrid[index], b.signs[4 * ib + i / 2], 4 * (i % 2), 4, c.q + 32 * ib + 4 * i);
         }
     }
 }
@@ -157,6 +295,15 @@ void quant_matmul_rows(TensorType type, const uint8_t* w, size_t row_bytes, size
     case TensorType::IQ4_NL: rows<BlockIQ4_NL, Codes32>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
     case TensorType::Q4_K: rows<BlockQ4_K, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
     case TensorType::Q6_K: rows<BlockQ6_K, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::Q5_K: rows<BlockQ5_K, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::Q2_K: rows<BlockQ2_K, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::Q3_K: rows<BlockQ3_K, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::IQ4_XS: rows<BlockIQ4_XS, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::IQ2_XXS: rows<BlockIQ2_XXS, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::IQ2_XS: rows<BlockIQ2_XS, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::IQ2_S: rows<BlockIQ2_S, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::IQ3_XXS: rows<BlockIQ3_XXS, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case TensorType::IQ3_S: rows<BlockIQ3_S, CodesK>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
     default: break;
     }
 }

@@ -5,6 +5,9 @@
 //   template <class F, int R, int T> void tile32(w, row_bytes, x, y, ldy), and tile256:
 //                      R rows of weight format F times T tokens, into y[t * ldy + r]
 //   constexpr int kRows, kToks                      the prefill register tile
+//   static void more_rows(...)  (quant_matmul_rows' parameters) for the other formats
+//                      quant_act_type() gives an activation format: declared before this
+//                      file, defined after it (with rows<F> below, or another path's kernels)
 //
 // Decode (one token) streams 4 weight rows at a time; prefill reuses each decoded weight
 // chunk for kToks tokens and each activation chunk for kRows rows.
@@ -69,6 +72,6 @@ void quant_matmul_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes
     case qwen::TensorType::IQ4_NL: rows<WIQ4_NL>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
     case qwen::TensorType::Q4_K: rows<WQ4_K>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
     case qwen::TensorType::Q6_K: rows<WQ6_K>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
-    default: break;
+    default: more_rows(type, w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
     }
 }

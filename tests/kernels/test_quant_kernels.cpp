@@ -124,6 +124,153 @@ void ref_block(const BlockQ6_K& w, const BlockQ8_K& x, Term& t) {
     t.add(f16_to_f32(w.d) * x.d, s, a);
 }
 
+// Q2_K and Q3_K as ggml's reference dot products walk them: 2-bit fields `shift` of qs[0..32)
+// for each stripe of 32, 16 elements per sub-block scale.
+void ref_block(const BlockQ2_K& w, const BlockQ8_K& x, Term& t) {
+    int64_t s = 0, a = 0, sm = 0, am = 0;
+    const uint8_t* q2 = w.qs;
+    const int8_t* q8 = x.qs;
+    int is = 0;
+    for (int k = 0; k < 2; ++k, q2 += 32)
+        for (int shift = 0; shift < 8; shift += 2)
+            for (int part = 0; part < 2; ++part, ++is, q8 += 16) {
+                const int d = w.scales[is] & 15, m = w.scales[is] >> 4;
+                for (int l = 0; l < 16; ++l) {
+                    const int v = d * ((q2[16 * part + l] >> shift) & 3) * q8[l];
+                    s += v;
+                    a += std::abs(v);
+                    sm += m * q8[l];
+                    am += std::abs(m * q8[l]);
+                }
+            }
+    t.add(f16_to_f32(w.d) * x.d, s, a);
+    t.add(-(f16_to_f32(w.dmin) * x.d), sm, am);
+}
+
+void ref_block(const BlockQ3_K& w, const BlockQ8_K& x, Term& t) {
+    // ggml's unpacking of the twelve scale bytes into sixteen 6-bit scales.
+    uint32_t aux[4];
+    std::memcpy(aux, w.scales, 12);
+    const uint32_t tmp = aux[2], km1 = 0x03030303, km2 = 0x0f0f0f0f;
+    aux[2] = ((aux[0] >> 4) & km2) | (((tmp >> 4) & km1) << 4);
+    aux[3] = ((aux[1] >> 4) & km2) | (((tmp >> 6) & km1) << 4);
+    aux[0] = (aux[0] & km2) | (((tmp >> 0) & km1) << 4);
+    aux[1] = (aux[1] & km2) | (((tmp >> 2) & km1) << 4);
+    int8_t scales[16];
+    std::memcpy(scales, aux, 16);
+    int64_t s = 0, a = 0;
+    uint8_t m = 1;
+    int e = 0;
+    for (int half = 0; half < 2; ++half)
+        for (int shift = 0; shift < 8; shift += 2, m = uint8_t(m << 1))
+            for (int l = 0; l < 32; ++l, ++e) {
+                const int q = ((w.qs[32 * half + l] >> shift) & 3) - (w.hmask[l] & m ? 0 : 4);
+                const int v = (scales[e / 16] - 32) * q * x.qs[e];
+                s += v;
+                a += std::abs(v);
+            }
+    t.add(f16_to_f32(w.d) * x.d, s, a);
+}
+
+void ref_block(const BlockIQ4_XS& w, const BlockQ8_K& x, Term& t) {
+    int64_t s = 0, a = 0;
+    for (int ib = 0; ib < 8; ++ib) {
+        const int ls = ((w.scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | (((w.scales_h >> (2 * ib)) & 3) << 4);
+        for (int j = 0; j < 32; ++j) {
+            const int v = (ls - 32) * kIq4nlValues[nibble(w.qs + 16 * ib, j)] * x.qs[32 * ib + j];
+            s += v;
+            a += std::abs(v);
+        }
+    }
+    t.add(f16_to_f32(w.d) * x.d, s, a);
+}
+
+// The grid formats: element j of a group of 8 is its grid entry's byte j, negated where bit j
+// of the group's sign byte is set; ggml scales the IQ2 sums by 1/8 and IQ3_XXS's by 1/4.
+struct GridSum {
+    int64_t s = 0, a = 0;
+    void add(int scale, int magnitude, bool negative, int xq) {
+        const int v = scale * magnitude * xq * (negative ? -1 : 1);
+        s += v;
+        a += std::abs(v);
+    }
+};
+
+void ref_block(const BlockIQ2_XXS& w, const BlockQ8_K& x, Term& t) {
+    GridSum g;
+    for (int ib = 0; ib < 8; ++ib) {
+        uint32_t aux[2];
+        std::memcpy(aux, w.qs + 4 * ib, 8);
+        const int ls = int(2 * (aux[1] >> 28) + 1);
+        for (int l = 0; l < 4; ++l) {
+            const uint64_t grid = kIq2xxsGrid[(aux[0] >> (8 * l)) & 255];
+            const uint8_t signs = signs_from_code7((aux[1] >> (7 * l)) & 127);
+            for (int j = 0; j < 8; ++j) g.add(ls, grid_byte(grid, j), signs >> j & 1, x.qs[32 * ib + 8 * l + j]);
+        }
+    }
+    t.add(f16_to_f32(w.d) * x.d * 0.125f, g.s, g.a);
+}
+
+void ref_block(const BlockIQ2_XS& w, const BlockQ8_K& x, Term& t) {
+    GridSum g;
+    for (int ib = 0; ib < 8; ++ib)
+        for (int l = 0; l < 4; ++l) {
+            const int ls = 2 * ((w.scales[ib] >> (l < 2 ? 0 : 4)) & 15) + 1;
+            const uint16_t code = w.qs[4 * ib + l];
+            const uint64_t grid = kIq2xsGrid[code & 511];
+            const uint8_t signs = signs_from_code7(code >> 9);
+            for (int j = 0; j < 8; ++j) g.add(ls, grid_byte(grid, j), signs >> j & 1, x.qs[32 * ib + 8 * l + j]);
+        }
+    t.add(f16_to_f32(w.d) * x.d * 0.125f, g.s, g.a);
+}
+
+void ref_block(const BlockIQ2_S& w, const BlockQ8_K& x, Term& t) {
+    GridSum g;
+    for (int ib = 0; ib < 8; ++ib)
+        for (int l = 0; l < 4; ++l) {
+            const int ls = 2 * ((w.scales[ib] >> (l < 2 ? 0 : 4)) & 15) + 1;
+            const uint64_t grid = kIq2sGrid[w.qs[4 * ib + l] | ((w.qh[ib] << (8 - 2 * l)) & 0x300)];
+            const uint8_t signs = w.qs[32 + 4 * ib + l];
+            for (int j = 0; j < 8; ++j) g.add(ls, grid_byte(grid, j), signs >> j & 1, x.qs[32 * ib + 8 * l + j]);
+        }
+    t.add(f16_to_f32(w.d) * x.d * 0.125f, g.s, g.a);
+}
+
+void ref_block(const BlockIQ3_XXS& w, const BlockQ8_K& x, Term& t) {
+    GridSum g;
+    for (int ib = 0; ib < 8; ++ib) {
+        uint32_t meta;
+        std::memcpy(&meta, w.qs + 64 + 4 * ib, 4);
+        const int ls = int(2 * (meta >> 28) + 1);
+        for (int l = 0; l < 4; ++l) {
+            const uint8_t signs = signs_from_code7((meta >> (7 * l)) & 127);
+            for (int half = 0; half < 2; ++half) {
+                const uint32_t grid = kIq3xxsGrid[w.qs[8 * ib + 2 * l + half]];
+                for (int j = 0; j < 4; ++j)
+                    g.add(ls, grid_byte(grid, j), signs >> (4 * half + j) & 1, x.qs[32 * ib + 8 * l + 4 * half + j]);
+            }
+        }
+    }
+    t.add(f16_to_f32(w.d) * x.d * 0.25f, g.s, g.a);
+}
+
+void ref_block(const BlockIQ3_S& w, const BlockQ8_K& x, Term& t) {
+    GridSum g;
+    for (int ib = 0; ib < 8; ++ib) {
+        const int ls = 2 * ((w.scales[ib / 2] >> (4 * (ib % 2))) & 15) + 1;
+        for (int l = 0; l < 4; ++l) {
+            const uint8_t signs = w.signs[4 * ib + l];
+            const unsigned i1 = w.qs[8 * ib + 2 * l] | ((w.qh[ib] << (8 - 2 * l)) & 256);
+            const unsigned i2 = w.qs[8 * ib + 2 * l + 1] | ((w.qh[ib] << (7 - 2 * l)) & 256);
+            for (int j = 0; j < 4; ++j) {
+                g.add(ls, grid_byte(kIq3sGrid[i1], j), signs >> j & 1, x.qs[32 * ib + 8 * l + j]);
+                g.add(ls, grid_byte(kIq3sGrid[i2], j), signs >> (4 + j) & 1, x.qs[32 * ib + 8 * l + 4 + j]);
+            }
+        }
+    }
+    t.add(f16_to_f32(w.d) * x.d, g.s, g.a);
+}
+
 // The reference dot products of every row of w with every token of x.
 template <class B, class A>
 std::vector<Term> reference(const std::vector<uint8_t>& w, size_t rows, size_t cols, const std::vector<float>& x,
@@ -150,7 +297,9 @@ std::vector<size_t> scale_offsets(TensorType type) {
     case TensorType::Q4_1: return {offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)};
     case TensorType::Q5_1: return {offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)};
     case TensorType::Q6_K: return {offsetof(BlockQ6_K, d)};
-    default: return {0};
+    case TensorType::Q2_K: return {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)};
+    case TensorType::Q3_K: return {offsetof(BlockQ3_K, d)};
+    default: return {0};  // the other formats start with their f16 d
     }
 }
 
@@ -169,7 +318,12 @@ std::vector<uint8_t> weights(TensorType type, size_t rows, size_t cols, uint64_t
     std::vector<uint8_t> w(rows * nb * bytes);
     for (size_t r = 0; r < rows; ++r) {
         uint8_t* row = w.data() + r * nb * bytes;
-        quantize_row(type, gaussian(cols, gen, 0.05f).data(), row, cols);
+        if (can_quantize(type)) {
+            quantize_row(type, gaussian(cols, gen, 0.05f).data(), row, cols);
+        } else {  // Q2_K, Q3_K, IQ2, IQ3 (no quantizer here): every code and sub-scale is valid
+            for (size_t i = 0; i < nb * bytes; ++i) row[i] = uint8_t(gen());
+            for (size_t b = 0; b < nb; ++b) set_scales(type, row + b * bytes, 0.001f * float(1 + b % 7));
+        }
         if (r % 3 == 0) continue;  // a third of the rows stay as the quantizer made them
         for (size_t b = 0; b < nb; ++b) {
             uint8_t* blk = row + b * bytes;
@@ -308,8 +462,12 @@ TEST_CASE("the kernel table is the one CTest expects for this CPU and QWEN_ISA")
 
 TEST_CASE("the kernel table has an integer-dot path for the formats it claims") {
     MESSAGE("kernel path: " << std::string(kernels::kernel_table().isa));
-    for (TensorType t : {TensorType::Q4_1, TensorType::Q5_1, TensorType::Q5_K, TensorType::IQ4_XS, TensorType::F16})
+    for (TensorType t : {TensorType::Q4_1, TensorType::Q5_1, TensorType::F16, TensorType::BF16})
         CHECK(kernels::quant_act_type(t) == TensorType::F32);
+    for (TensorType t : {TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K,
+                         TensorType::IQ4_XS, TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S,
+                         TensorType::IQ3_XXS, TensorType::IQ3_S})
+        CHECK(kernels::quant_act_type(t) == TensorType::Q8_K);
 }
 
 TEST_CASE("Q8_0 weights: integer dot products equal ggml's arithmetic") {
@@ -330,6 +488,32 @@ TEST_CASE("Q4_K weights: integer dot products equal ggml's arithmetic") {
 }
 TEST_CASE("Q6_K weights: integer dot products equal ggml's arithmetic") {
     for (size_t cols : {512, 4864}) check_type<BlockQ6_K, BlockQ8_K>(TensorType::Q6_K, cols);
+}
+
+TEST_CASE("Q5_K weights (unpacked): integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {512, 4864}) check_type<BlockQ5_K, BlockQ8_K>(TensorType::Q5_K, cols);
+}
+TEST_CASE("Q2_K weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {512, 4864}) check_type<BlockQ2_K, BlockQ8_K>(TensorType::Q2_K, cols);
+}
+TEST_CASE("Q3_K weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {512, 4864}) check_type<BlockQ3_K, BlockQ8_K>(TensorType::Q3_K, cols);
+}
+TEST_CASE("IQ4_XS weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {512, 4864}) check_type<BlockIQ4_XS, BlockQ8_K>(TensorType::IQ4_XS, cols);
+}
+TEST_CASE("IQ2 weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {512, 4864}) {
+        check_type<BlockIQ2_XXS, BlockQ8_K>(TensorType::IQ2_XXS, cols);
+        check_type<BlockIQ2_XS, BlockQ8_K>(TensorType::IQ2_XS, cols);
+        check_type<BlockIQ2_S, BlockQ8_K>(TensorType::IQ2_S, cols);
+    }
+}
+TEST_CASE("IQ3 weights: integer dot products equal ggml's arithmetic") {
+    for (size_t cols : {512, 4864}) {
+        check_type<BlockIQ3_XXS, BlockQ8_K>(TensorType::IQ3_XXS, cols);
+        check_type<BlockIQ3_S, BlockQ8_K>(TensorType::IQ3_S, cols);
+    }
 }
 
 TEST_CASE("repacked 16-row groups: the row-interleaved kernels equal ggml's arithmetic") {
@@ -360,6 +544,10 @@ TEST_CASE("a NaN or infinite weight scale propagates to its row only") {
         check_non_finite(t, 512);
         check_non_finite(t, 512, true);
     }
+    for (TensorType t : {TensorType::Q2_K, TensorType::Q3_K, TensorType::Q5_K, TensorType::IQ4_XS,
+                         TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S, TensorType::IQ3_XXS,
+                         TensorType::IQ3_S})
+        check_non_finite(t, 512);
     for (TensorType t : {TensorType::Q4_1, TensorType::Q5_1}) check_non_finite(t, 896, true);
     check_non_finite(TensorType::Q5_K, 512, true);
 }

@@ -234,6 +234,16 @@ static void tile256(const uint8_t* w, size_t row_bytes, const QuantActs& x, floa
 
 // ---------------------------------------------------------------- rows x tokens
 
+static void more_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
+                      const QuantActs& x, size_t n_tok, float* y, size_t ldy);
+
 #include "kernels/quant_rows_impl.hpp"
+
+// Q2_K, Q3_K, Q5_K and the IQ formats on Q8_K activations have no sdot kernel yet: the
+// portable integer path computes the same sums.
+static void more_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
+                      const QuantActs& x, size_t n_tok, float* y, size_t ldy) {
+    generic::quant_matmul_rows(type, w, row_bytes, r0, r1, x, n_tok, y, ldy);
+}
 
 }  // namespace qwen::kernels::neon

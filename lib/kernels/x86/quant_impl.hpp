@@ -9,9 +9,10 @@
 //
 // The arithmetic is ggml's: per block, the weight codes times the activation's Q8 codes
 // summed exactly in integers, then scaled by d_w * d_x and summed in float. Legacy weights
-// are decoded to 32 signed codes; K-quant codes are unsigned (Q4_K) or made signed (Q6_K)
-// and their sub-block scales applied in integers (vpmaddwd) before the float scaling; Q4_K's
-// min term goes through the activation's 16-element code sums, as in ggml.
+// are decoded to 32 signed codes; the codes of the 256-element formats are unsigned (Q2_K,
+// Q4_K, Q5_K) or signed (Q3_K, Q6_K, the IQ formats, whose grid magnitudes get their sign
+// bits) and their sub-block scales applied in integers (vpmaddwd) before the float scaling;
+// the min terms go through the activation's 16-element code sums, as in ggml.
 //
 // Decode (one token) streams 4 weight rows at a time; prefill reuses each decoded weight
 // chunk for kToks tokens and each activation chunk for kRows rows (the loops are shared with
@@ -38,6 +39,33 @@ static inline __m256i nibbles(const uint8_t* qs) {  // 16 bytes -> low nibbles, 
 
 static inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
+static inline uint32_t load_u32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+// Byte j = 0xFF where bit j of `bits` is set, else 0.
+static inline __m256i byte_mask(uint32_t bits) {
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    const __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32(int(bits)),
+                                          _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                            0x0101010101010101, 0x0000000000000000));
+    return _mm256_cmpeq_epi8(_mm256_and_si256(b, bit), bit);
+}
+
+// The bytes of v negated where bit j of `signs` is set.
+static inline __m256i negate_where(__m256i v, uint32_t signs) {
+    const __m256i m = byte_mask(signs);
+    return _mm256_sub_epi8(_mm256_xor_si256(v, m), m);
+}
+
+// Sub-block scales for 32 codes as 16 int16 (one per adjacent pair): lo for codes 0-15, hi
+// for 16-31.
+static inline __m256i per16(int lo, int hi) {
+    return _mm256_set_m128i(_mm_set1_epi16(int16_t(hi)), _mm_set1_epi16(int16_t(lo)));
+}
+
 // ---------------------------------------------------------------- 32-element formats
 // codes(block) -> the 32 signed codes q with x = d * q; the block starts with its f16 d.
 
@@ -54,14 +82,7 @@ struct WQ4_0 {
 struct WQ5_0 {
     static constexpr size_t kQK = 32, kBytes = sizeof(BlockQ5_0);
     static __m256i codes(const uint8_t* b) {
-        uint32_t qh;
-        std::memcpy(&qh, b + offsetof(BlockQ5_0, qh), 4);
-        // Byte j = 0xFF where bit j of qh (the code's bit 4) is set.
-        const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-        __m256i hi = _mm256_shuffle_epi8(_mm256_set1_epi32(int(qh)),
-                                         _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                                           0x0101010101010101, 0x0000000000000000));
-        hi = _mm256_cmpeq_epi8(_mm256_and_si256(hi, bit), bit);
+        const __m256i hi = byte_mask(load_u32(b + offsetof(BlockQ5_0, qh)));  // the codes' bit 4
         // q - 16 is the nibble itself when bit 4 is set, else the nibble with its high bits set.
         return _mm256_or_si256(nibbles(b + offsetof(BlockQ5_0, qs)), _mm256_andnot_si256(hi, _mm256_set1_epi8(-16)));
     }
@@ -160,9 +181,234 @@ struct WQ6_K {
         const __m256i hi = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * j), 4), _mm256_set1_epi8(0x30));
         return _mm256_sub_epi8(_mm256_or_si256(lo, hi), _mm256_set1_epi8(32));
     }
-    static __m256i scales(const Head& h, int k) {
-        return _mm256_set_m128i(_mm_set1_epi16(h.sc[2 * k + 1]), _mm_set1_epi16(h.sc[2 * k]));
+    static __m256i scales(const Head& h, int k) { return per16(h.sc[2 * k], h.sc[2 * k + 1]); }
+    static int32_t offset(const Head&, const int16_t*) { return 0; }
+};
+
+// Q5_K: Q4_K's scales and low nibbles, bit 4 of chunk k's codes from bit k of qh[0..31].
+struct WQ5_K {
+    static constexpr size_t kQK = 256, kBytes = sizeof(BlockQ5_K);
+    static constexpr bool kSigned = false, kMins = true;
+    using Head = WQ4_K::Head;
+    static Head head(const uint8_t* b) {
+        Head h{f16(b + offsetof(BlockQ5_K, d)), f16(b + offsetof(BlockQ5_K, dmin)), {}, {}};
+        for (int j = 0; j < 8; ++j) {
+            uint8_t sc, m;
+            scale_min_k4(j, b + offsetof(BlockQ5_K, scales), sc, m);
+            h.sc[j] = sc;
+            h.mn[j] = m;
+        }
+        return h;
     }
+    static __m256i chunk(const uint8_t* b, int k) {
+        const __m256i q = load32(b + offsetof(BlockQ5_K, qs) + 32 * (k / 2));
+        const __m256i lo = _mm256_and_si256(k % 2 ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(0x0F));
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(load32(b + offsetof(BlockQ5_K, qh)), k), _mm256_set1_epi8(1));
+        return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+    }
+    static __m256i scales(const Head& h, int k) { return WQ4_K::scales(h, k); }
+    static int32_t offset(const Head& h, const int16_t* bsums) { return WQ4_K::offset(h, bsums); }
+};
+
+// Q2_K and Q3_K: chunk k is the 2-bit field k % 4 of qs[32 (k / 4) ...]; scales per 16.
+static inline __m256i crumbs(const uint8_t* qs, int k) {
+    return _mm256_and_si256(_mm256_srli_epi16(load32(qs + 32 * (k / 4)), 2 * (k % 4)), _mm256_set1_epi8(3));
+}
+
+// Q2_K: x = d (sc & 15) q - dmin (sc >> 4), unsigned q; its 16 mins meet the activation's
+// 16-element sums.
+struct WQ2_K {
+    static constexpr size_t kQK = 256, kBytes = sizeof(BlockQ2_K);
+    static constexpr bool kSigned = false, kMins = true;
+    struct Head {
+        float d, dmin;
+        const uint8_t* sc;
+    };
+    static Head head(const uint8_t* b) {
+        return {f16(b + offsetof(BlockQ2_K, d)), f16(b + offsetof(BlockQ2_K, dmin)), b + offsetof(BlockQ2_K, scales)};
+    }
+    static __m256i chunk(const uint8_t* b, int k) { return crumbs(b + offsetof(BlockQ2_K, qs), k); }
+    static __m256i scales(const Head& h, int k) { return per16(h.sc[2 * k] & 15, h.sc[2 * k + 1] & 15); }
+    static int32_t offset(const Head& h, const int16_t* bsums) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; ++j) s += (h.sc[j] >> 4) * bsums[j];
+        return s;
+    }
+};
+
+// Q3_K: signed codes q - 4, plus 4 where bit k of hmask[0..31] is set; 6-bit scales - 32.
+struct WQ3_K {
+    static constexpr size_t kQK = 256, kBytes = sizeof(BlockQ3_K);
+    static constexpr bool kSigned = true, kMins = false;
+    struct Head {
+        float d, dmin;
+        int8_t sc[16];
+    };
+    static Head head(const uint8_t* b) {
+        Head h{f16(b + offsetof(BlockQ3_K, d)), 0.0f, {}};
+        const uint8_t* s = b + offsetof(BlockQ3_K, scales);
+        for (int j = 0; j < 16; ++j) {
+            const int low = j < 8 ? s[j] & 15 : s[j - 8] >> 4, high = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+            h.sc[j] = int8_t((low | high << 4) - 32);
+        }
+        return h;
+    }
+    static __m256i chunk(const uint8_t* b, int k) {
+        const __m256i hbit =
+            _mm256_and_si256(_mm256_srli_epi16(load32(b + offsetof(BlockQ3_K, hmask)), k), _mm256_set1_epi8(1));
+        return _mm256_sub_epi8(crumbs(b + offsetof(BlockQ3_K, qs), k),
+                               _mm256_andnot_si256(_mm256_slli_epi16(hbit, 2), _mm256_set1_epi8(4)));
+    }
+    static __m256i scales(const Head& h, int k) { return per16(h.sc[2 * k], h.sc[2 * k + 1]); }
+    static int32_t offset(const Head&, const int16_t*) { return 0; }
+};
+
+// The IQ formats: signed codes, one scale per 32 (IQ4_XS: ls - 32; IQ2_XXS, IQ3_*: 2 ls + 1)
+// or per 16 (IQ2_XS, IQ2_S: 2 ls + 1). ggml scales the IQ2 sums by 1/8 and IQ3_XXS's by 1/4
+// after summing; that power of two is folded into d (the same float result).
+struct HeadIQ {
+    float d, dmin;
+    int16_t sc[16];
+};
+
+struct WIQ4_XS {
+    static constexpr size_t kQK = 256, kBytes = sizeof(BlockIQ4_XS);
+    static constexpr bool kSigned = true, kMins = false;
+    using Head = HeadIQ;
+    static Head head(const uint8_t* b) {
+        Head h{f16(b + offsetof(BlockIQ4_XS, d)), 0.0f, {}};
+        uint16_t sh;
+        std::memcpy(&sh, b + offsetof(BlockIQ4_XS, scales_h), 2);
+        const uint8_t* sl = b + offsetof(BlockIQ4_XS, scales_l);
+        for (int k = 0; k < 8; ++k) h.sc[k] = int16_t((((sl[k / 2] >> (4 * (k % 2))) & 15) | ((sh >> (2 * k)) & 3) << 4) - 32);
+        return h;
+    }
+    static __m256i chunk(const uint8_t* b, int k) {
+        const __m256i table =
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
+        return _mm256_shuffle_epi8(table, nibbles(b + offsetof(BlockIQ4_XS, qs) + 16 * k));
+    }
+    static __m256i scales(const Head& h, int k) { return _mm256_set1_epi16(h.sc[k]); }
+    static int32_t offset(const Head&, const int16_t*) { return 0; }
+};
+
+// The sign bytes of 4 groups of 8 whose 7 stored bits (bits 7 l .. 7 l + 6 of `code7s`)
+// get the parity bit (signs_from_code7).
+static inline uint32_t signs_4x7(uint32_t code7s) {
+    uint32_t s = 0;
+    for (int l = 0; l < 4; ++l) s |= uint32_t(signs_from_code7((code7s >> (7 * l)) & 127)) << (8 * l);
+    return s;
+}
+
+struct WIQ2_XXS {  // per 32: 4 grid indices (bytes), then 4 x 7 sign bits and the scale
+    static constexpr size_t kQK = 256, kBytes = sizeof(BlockIQ2_XXS);
+    static constexpr bool kSigned = true, kMins = false;
+    using Head = HeadIQ;
+    static const uint8_t* sub(const uint8_t* b, int k) { return b + offsetof(BlockIQ2_XXS, qs) + 8 * k; }
+    static Head head(const uint8_t* b) {
+        Head h{f16(b + offsetof(BlockIQ2_XXS, d)) * 0.125f, 0.0f, {}};
+        for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(2 * (load_u32(sub(b, k) + 4) >> 28) + 1);
+        return h;
+    }
+    static __m256i chunk(const uint8_t* b, int k) {
+        const uint8_t* q = sub(b, k);
+        const __m256i m = _mm256_set_epi64x(int64_t(kIq2xxsGrid[q[3]]), int64_t(kIq2xxsGrid[q[2]]),
+                                            int64_t(kIq2xxsGrid[q[1]]), int64_t(kIq2xxsGrid[q[0]]));
+        return negate_where(m, signs_4x7(load_u32(q + 4)));
+    }
+    static __m256i scales(const Head& h, int k) { return _mm256_set1_epi16(h.sc[k]); }
+    static int32_t offset(const Head&, const int16_t*) { return 0; }
+};
+
+struct WIQ2_XS {  // per 32: 4 x (9-bit grid index, 7 sign bits); two 4-bit scales
+    static constexpr size_t kQK = 256, kBytes = sizeof(BlockIQ2_XS);
+    static constexpr bool kSigned = true, kMins = false;
+    using Head = HeadIQ;
+    static Head head(const uint8_t* b) {
+        Head h{f16(b + offsetof(BlockIQ2_XS, d)) * 0.125f, 0.0f, {}};
+        const uint8_t* s = b + offsetof(BlockIQ2_XS, scales);
+        for (int k = 0; k < 8; ++k) {
+            h.sc[2 * k] = int16_t(2 * (s[k] & 15) + 1);
+            h.sc[2 * k + 1] = int16_t(2 * (s[k] >> 4) + 1);
+        }
+        return h;
+    }
+    static __m256i chunk(const uint8_t* b, int k) {
+        uint16_t c[4];
+        std::memcpy(c, b + offsetof(BlockIQ2_XS, qs) + 8 * k, 8);
+        const __m256i m = _mm256_set_epi64x(int64_t(kIq2xsGrid[c[3] & 511]), int64_t(kIq2xsGrid[c[2] & 511]),
+                                            int64_t(kIq2xsGrid[c[1] & 511]), int64_t(kIq2xsGrid[c[0] & 511]));
+        uint32_t code7s = 0;
+        for (int l = 0; l < 4; ++l) code7s |= uint32_t(c[l] >> 9) << (7 * l);
+        return negate_where(m, signs_4x7(code7s));
+    }
+    static __m256i scales(const Head& h, int k) { return per16(h.sc[2 * k], h.sc[2 * k + 1]); }
+    static int32_t offset(const Head&, const int16_t*) { return 0; }
+};
+
+struct WIQ2_S {  // per 32: 4 x (8 + 2 bits of grid index, 8 sign bits); two 4-bit scales
+    static constexpr size_t kQK = 256, kBytes = sizeof(BlockIQ2_S);
+    static constexpr bool kSigned = true, kMins = false;
+    using Head = HeadIQ;
+    static Head head(const uint8_t* b) {
+        Head h{f16(b + offsetof(BlockIQ2_S, d)) * 0.125f, 0.0f, {}};
+        const uint8_t* s = b + offsetof(BlockIQ2_S, scales);
+        for (int k = 0; k < 8; ++k) {
+            h.sc[2 * k] = int16_t(2 * (s[k] & 15) + 1);
+            h.sc[2 * k + 1] = int16_t(2 * (s[k] >> 4) + 1);
+        }
+        return h;
+    }
+    static __m256i chunk(const uint8_t* b, int k) {
+        const uint8_t* qs = b + offsetof(BlockIQ2_S, qs) + 4 * k;
+        const unsigned qh = b[offsetof(BlockIQ2_S, qh) + size_t(k)];
+        int64_t g[4];
+        for (int l = 0; l < 4; ++l) g[l] = int64_t(kIq2sGrid[qs[l] | ((qh << (8 - 2 * l)) & 0x300)]);
+        return negate_where(_mm256_set_epi64x(g[3], g[2], g[1], g[0]), load_u32(qs + kQK_K / 8));
+    }
+    static __m256i scales(const Head& h, int k) { return per16(h.sc[2 * k], h.sc[2 * k + 1]); }
+    static int32_t offset(const Head&, const int16_t*) { return 0; }
+};
+
+struct WIQ3_XXS {  // per 32: 8 grid indices of 4 magnitudes; 4 x 7 sign bits and the scale
+    static constexpr size_t kQK = 256, kBytes = sizeof(BlockIQ3_XXS);
+    static constexpr bool kSigned = true, kMins = false;
+    using Head = HeadIQ;
+    static uint32_t meta(const uint8_t* b, int k) { return load_u32(b + offsetof(BlockIQ3_XXS, qs) + kQK_K / 4 + 4 * k); }
+    static Head head(const uint8_t* b) {
+        Head h{f16(b + offsetof(BlockIQ3_XXS, d)) * 0.25f, 0.0f, {}};
+        for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(2 * (meta(b, k) >> 28) + 1);
+        return h;
+    }
+    static __m256i chunk(const uint8_t* b, int k) {
+        const uint8_t* q = b + offsetof(BlockIQ3_XXS, qs) + 8 * k;
+        int g[8];
+        for (int i = 0; i < 8; ++i) g[i] = int(kIq3xxsGrid[q[i]]);
+        return negate_where(_mm256_setr_epi32(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]), signs_4x7(meta(b, k)));
+    }
+    static __m256i scales(const Head& h, int k) { return _mm256_set1_epi16(h.sc[k]); }
+    static int32_t offset(const Head&, const int16_t*) { return 0; }
+};
+
+struct WIQ3_S {  // per 32: 8 x (8 + 1 bits of grid index); 32 sign bits; a 4-bit scale
+    static constexpr size_t kQK = 256, kBytes = sizeof(BlockIQ3_S);
+    static constexpr bool kSigned = true, kMins = false;
+    using Head = HeadIQ;
+    static Head head(const uint8_t* b) {
+        Head h{f16(b + offsetof(BlockIQ3_S, d)), 0.0f, {}};
+        const uint8_t* s = b + offsetof(BlockIQ3_S, scales);
+        for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(2 * ((s[k / 2] >> (4 * (k % 2))) & 15) + 1);
+        return h;
+    }
+    static __m256i chunk(const uint8_t* b, int k) {
+        const uint8_t* q = b + offsetof(BlockIQ3_S, qs) + 8 * k;
+        const unsigned qh = b[offsetof(BlockIQ3_S, qh) + size_t(k)];
+        int g[8];
+        for (int i = 0; i < 8; ++i) g[i] = int(kIq3sGrid[q[i] | ((qh >> i) & 1) << 8]);
+        return negate_where(_mm256_setr_epi32(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]),
+                            load_u32(b + offsetof(BlockIQ3_S, signs) + 4 * k));
+    }
+    static __m256i scales(const Head& h, int k) { return _mm256_set1_epi16(h.sc[k]); }
     static int32_t offset(const Head&, const int16_t*) { return 0; }
 };
 
@@ -176,7 +422,8 @@ static void tile256(const uint8_t* w, size_t row_bytes, const QuantActs& x, floa
     for (size_t b = 0; b < nb; ++b) {
         typename F::Head h[R];
         for (int r = 0; r < R; ++r) h[r] = F::head(w + r * row_bytes + b * F::kBytes);
-        // The super-block sum stays in integers: per lane at most 32 * 128 * 32 * 127 (Q6_K).
+        // The super-block sum stays in integers: per lane at most 8 chunks of 2 pairs of at
+        // most 32258, times scales of at most 32 (IQ4_XS, Q6_K): 2^24.
         __m256i sum[R][T];
         for (int r = 0; r < R; ++r)
             for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
@@ -187,7 +434,8 @@ static void tile256(const uint8_t* w, size_t row_bytes, const QuantActs& x, floa
                 const __m256i q = F::chunk(w + r * row_bytes + b * F::kBytes, k), s = F::scales(h[r], k);
                 const __m256i u = F::kSigned ? _mm256_sign_epi8(q, q) : q;
                 for (int t = 0; t < T; ++t) {
-                    // Each int16 pair sum stays below 2^15: |u| <= 32 (Q6_K) or 15 (Q4_K).
+                    // Each int16 pair sum stays below 2^15: |u| <= 127 (IQ4_XS) and the
+                    // activation codes within [-127, 127] give at most 32258.
                     const __m256i p16 = _mm256_maddubs_epi16(u, F::kSigned ? _mm256_sign_epi8(xq[t], q) : xq[t]);
                     sum[r][t] = _mm256_add_epi32(sum[r][t], _mm256_madd_epi16(p16, s));
                 }
@@ -207,4 +455,23 @@ static void tile256(const uint8_t* w, size_t row_bytes, const QuantActs& x, floa
 
 // ---------------------------------------------------------------- rows x tokens
 
+static void more_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
+                      const QuantActs& x, size_t n_tok, float* y, size_t ldy);
+
 #include "kernels/quant_rows_impl.hpp"
+
+static void more_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
+                      const QuantActs& x, size_t n_tok, float* y, size_t ldy) {
+    switch (type) {
+    case qwen::TensorType::Q2_K: rows<WQ2_K>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case qwen::TensorType::Q3_K: rows<WQ3_K>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case qwen::TensorType::Q5_K: rows<WQ5_K>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case qwen::TensorType::IQ4_XS: rows<WIQ4_XS>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case qwen::TensorType::IQ2_XXS: rows<WIQ2_XXS>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case qwen::TensorType::IQ2_XS: rows<WIQ2_XS>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case qwen::TensorType::IQ2_S: rows<WIQ2_S>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case qwen::TensorType::IQ3_XXS: rows<WIQ3_XXS>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    case qwen::TensorType::IQ3_S: rows<WIQ3_S>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
+    default: break;
+    }
+}
