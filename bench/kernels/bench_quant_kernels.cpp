@@ -1,8 +1,8 @@
 // Quantized matmul at Qwen2.5-0.5B's shapes, single-threaded, on the path QWEN_ISA selects:
 // the row-interleaved kernels on repacked weights ("packed", kernels/packed.hpp, when the
-// CPU has them), the integer-dot kernels on the rows as stored ("int") against decoding rows to float and multiplying in float
-// ("decoded": what kernels/matmul did for every block format before them, and still does
-// for the formats without a kernel). Counters: weight bytes streamed per second (what
+// CPU has them), the integer-dot kernels on the rows as stored ("int") against decoding
+// rows to float and multiplying in float ("decoded": what kernels/matmul did for every
+// block format before them). Counters: weight bytes streamed per second (what
 // bounds decode, n_tok 1) and multiply-adds (as 2 FLOP) per second (what bounds prefill).
 //
 //   QWEN_ISA=avx2 build/release/bench/kernels/bench_kernels --benchmark_filter='Q5_0/896x4864'
@@ -49,6 +49,9 @@ const Weights& weights(TensorType type, size_t rows, size_t cols) {
     std::vector<size_t> scales = {0};
     if (type == TensorType::Q4_K) scales = {offsetof(qwen::quant::BlockQ4_K, d), offsetof(qwen::quant::BlockQ4_K, dmin)};
     if (type == TensorType::Q6_K) scales = {offsetof(qwen::quant::BlockQ6_K, d)};
+    if (type == TensorType::Q5_K) scales = {offsetof(qwen::quant::BlockQ5_K, d), offsetof(qwen::quant::BlockQ5_K, dmin)};
+    if (type == TensorType::Q2_K) scales = {offsetof(qwen::quant::BlockQ2_K, d), offsetof(qwen::quant::BlockQ2_K, dmin)};
+    if (type == TensorType::Q3_K) scales = {offsetof(qwen::quant::BlockQ3_K, d)};
     const uint16_t d = qwen::f32_to_f16(0.01f);
     for (size_t at = 0; at < w->bytes.size(); at += info.block_bytes)
         for (size_t s : scales) std::memcpy(&w->bytes[at + s], &d, 2);
@@ -109,9 +112,11 @@ int main(int argc, char** argv) {
     };
     // q / o projections, k / v, gate / up, down, and the tied embedding as LM head.
     const Shape shapes[] = {{896, 896}, {128, 896}, {4864, 896}, {896, 4864}, {151936, 896}};
-    const TensorType types[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
-                                TensorType::Q5_1, TensorType::IQ4_NL, TensorType::Q4_K, TensorType::Q5_K,
-                                TensorType::Q6_K};
+    const TensorType types[] = {TensorType::Q8_0,    TensorType::Q4_0,   TensorType::Q4_1,    TensorType::Q5_0,
+                                TensorType::Q5_1,    TensorType::IQ4_NL, TensorType::Q2_K,    TensorType::Q3_K,
+                                TensorType::Q4_K,    TensorType::Q5_K,   TensorType::Q6_K,    TensorType::IQ4_XS,
+                                TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S,   TensorType::IQ3_XXS,
+                                TensorType::IQ3_S};
     for (TensorType t : types)
         for (Shape s : shapes) {
             if (s.cols % qwen::tensor_type_info(t).block_elems) continue;  // K-quants: only ffn_down

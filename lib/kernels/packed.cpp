@@ -12,7 +12,14 @@ namespace {
 constexpr size_t R = kPackRows;
 
 size_t block_elems(TensorType type) {
-    return type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K ? quant::kQK_K : quant::kQK;
+    switch (type) {
+    case TensorType::Q3_K:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+    case TensorType::IQ4_XS: return quant::kQK_K;
+    default: return quant::kQK;
+    }
 }
 
 size_t file_block_bytes(TensorType type) {
@@ -26,6 +33,8 @@ size_t file_block_bytes(TensorType type) {
     case TensorType::Q4_K: return sizeof(quant::BlockQ4_K);
     case TensorType::Q5_K: return sizeof(quant::BlockQ5_K);
     case TensorType::Q6_K: return sizeof(quant::BlockQ6_K);
+    case TensorType::Q3_K: return sizeof(quant::BlockQ3_K);
+    case TensorType::IQ4_XS: return sizeof(quant::BlockIQ4_XS);
     default: return 0;
     }
 }
@@ -115,30 +124,90 @@ void pack_q45_k(const uint8_t* const* blk, uint8_t* out) {
     if constexpr (kQ5) std::memcpy(mins + 4 * 64 + 2048, bit4, sizeof bit4);
 }
 
-void pack_q6_k(const uint8_t* const* blk, uint8_t* out) {
-    using namespace quant;
-    uint8_t u[R][256];
+// The Q6_K layout from each row's f16 d, 16 sub-block scales and unsigned codes u in [0, 63]
+// (q + 32).
+void put_q6_k(const uint16_t (&d)[R], const int8_t (&scales)[R][16], const uint8_t (&u)[R][256], uint8_t* out) {
     int8_t* sc = reinterpret_cast<int8_t*>(out + 2 * R);
     uint8_t* codes = out + 2 * R + 16 * R;
     uint64_t bit4[64] = {}, bit5[64] = {};
     for (size_t r = 0; r < R; ++r) {
+        std::memcpy(out + 2 * r, &d[r], 2);
+        for (int k = 0; k < 16; ++k) sc[16 * k + r] = scales[r][k];
+        for (int e = 0; e < 256; ++e) {
+            bit4[e / 4] |= uint64_t((u[r][e] >> 4) & 1) << (4 * r + e % 4);
+            bit5[e / 4] |= uint64_t((u[r][e] >> 5) & 1) << (4 * r + e % 4);
+        }
+    }
+    put_nibbles(u, codes);
+    std::memcpy(codes + 32 * 64, bit4, sizeof bit4);
+    std::memcpy(codes + 32 * 64 + sizeof bit4, bit5, sizeof bit5);
+}
+
+void pack_q6_k(const uint8_t* const* blk, uint8_t* out) {
+    using namespace quant;
+    uint16_t d[R];
+    int8_t sc[R][16];
+    uint8_t u[R][256];
+    for (size_t r = 0; r < R; ++r) {
         BlockQ6_K b;
         std::memcpy(&b, blk[r], sizeof b);
-        std::memcpy(out + 2 * r, &b.d, 2);
-        for (int k = 0; k < 16; ++k) sc[16 * k + r] = b.scales[k];
+        d[r] = b.d;
+        std::memcpy(sc[r], b.scales, 16);
         for (int e = 0; e < 256; ++e) {
             const int h = e / 128, l = e % 32, part = (e % 128) / 32;
             const uint8_t ql = b.ql[64 * h + l + 32 * (part % 2)];
             const int lo = part < 2 ? ql & 15 : ql >> 4;
             const int hi = (b.qh[32 * h + l] >> (2 * part)) & 3;
             u[r][e] = uint8_t(lo | hi << 4);  // q + 32, in [0, 63]
-            bit4[e / 4] |= uint64_t(hi & 1) << (4 * r + e % 4);
-            bit5[e / 4] |= uint64_t(hi >> 1) << (4 * r + e % 4);
         }
     }
-    put_nibbles(u, codes);
-    std::memcpy(codes + 32 * 64, bit4, sizeof bit4);
-    std::memcpy(codes + 32 * 64 + sizeof bit4, bit5, sizeof bit5);
+    put_q6_k(d, sc, u, out);
+}
+
+// Q3_K in the Q6_K layout: its codes q in [-4, 3] and scales in [-32, 31] are Q6_K's with
+// fewer bits used, so the Q6_K kernel gives exactly ggml's Q3_K sums (in 6.6 bits per weight
+// instead of 3.4: decode reads more, but through the row-interleaved kernel).
+void pack_q3_k(const uint8_t* const* blk, uint8_t* out) {
+    using namespace quant;
+    uint16_t d[R];
+    int8_t sc[R][16];
+    uint8_t u[R][256];
+    for (size_t r = 0; r < R; ++r) {
+        BlockQ3_K b;
+        std::memcpy(&b, blk[r], sizeof b);
+        d[r] = b.d;
+        for (int j = 0; j < 16; ++j) {
+            const int low = j < 8 ? b.scales[j] & 15 : b.scales[j - 8] >> 4;
+            const int high = (b.scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+            sc[r][j] = int8_t((low | high << 4) - 32);
+        }
+        for (int e = 0; e < 256; ++e) {
+            const int h = e / 128, s = (e % 128) / 32, l = e % 32;
+            const int q = ((b.qs[32 * h + l] >> (2 * s)) & 3) - ((b.hmask[l] >> (4 * h + s)) & 1 ? 0 : 4);
+            u[r][e] = uint8_t(q + 32);
+        }
+    }
+    put_q6_k(d, sc, u, out);
+}
+
+// IQ4_XS: 16 f16 d; the sub-block scales ls - 32 as sc[k][r] (8 x 16 int8); the 32 code
+// vectors of the rows' own 4-bit level indices (the kernel looks the levels up).
+void pack_iq4_xs(const uint8_t* const* blk, uint8_t* out) {
+    using namespace quant;
+    int8_t* sc = reinterpret_cast<int8_t*>(out + 2 * R);
+    uint8_t u[R][256];
+    for (size_t r = 0; r < R; ++r) {
+        BlockIQ4_XS b;
+        std::memcpy(&b, blk[r], sizeof b);
+        std::memcpy(out + 2 * r, &b.d, 2);
+        for (int k = 0; k < 8; ++k)
+            sc[16 * k + r] = int8_t((((b.scales_l[k / 2] >> (4 * (k % 2))) & 15) | ((b.scales_h >> (2 * k)) & 3) << 4) - 32);
+        for (int e = 0; e < 256; ++e) {
+            const uint8_t q = b.qs[16 * (e / 32) + e % 16];
+            u[r][e] = (e % 32) < 16 ? q & 15 : q >> 4;
+        }
+    }
+    put_nibbles(u, out + 2 * R + 8 * R);
 }
 
 }  // namespace
@@ -147,7 +216,9 @@ size_t packed_block_bytes(TensorType type) {
     switch (type) {
     case TensorType::Q4_K: return 2496;
     case TensorType::Q5_K: return 3008;
+    case TensorType::Q3_K:
     case TensorType::Q6_K: return 3360;
+    case TensorType::IQ4_XS: return 2208;
     default: return R * file_block_bytes(type);
     }
 }
@@ -179,6 +250,10 @@ void pack_groups(TensorType type, const uint8_t* src, size_t row_bytes, size_t c
                 pack_q45_k<quant::BlockQ5_K>(blk, out);
             else if (type == TensorType::Q6_K)
                 pack_q6_k(blk, out);
+            else if (type == TensorType::Q3_K)
+                pack_q3_k(blk, out);
+            else if (type == TensorType::IQ4_XS)
+                pack_iq4_xs(blk, out);
             else
                 pack_block32(type, blk, out);
         }

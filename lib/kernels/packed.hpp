@@ -28,7 +28,12 @@
 //   Q5_K: as Q4_K, then 64 masks of bit 4 of each step's codes                       3008 bytes
 //   Q6_K: d (16 f16); sc[k][r] (16 x 16 int8); the 32 code vectors of u = q + 32's low
 //         nibbles; 64 masks of bit 4 of each step, then 64 of bit 5                  3360 bytes
-// (Q6_K exactly its file bytes, Q4_K and Q5_K 8% and 7% more for the widened scales and mins.)
+//   Q3_K: the Q6_K layout, with u = q + 32 and the scales - 32 (its codes and scales are
+//         Q6_K's with fewer bits used)                                           3360 bytes
+//   IQ4_XS: d (16 f16); sc[k][r] = ls - 32 (8 x 16 int8); the 32 code vectors of the level
+//         indices (low nibbles step 2v, high nibbles step 2v + 1)                    2208 bytes
+// (Q6_K exactly its file bytes, Q4_K, Q5_K and IQ4_XS 8%, 7% and 1.5% more for the widened
+// scales and mins, Q3_K 91% more for the Q6_K layout.)
 #pragma once
 
 #include "format/tensor_type.hpp"

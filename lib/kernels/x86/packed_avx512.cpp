@@ -82,17 +82,19 @@ struct P51 : Nibbles<P51> {
     static __m512i code(const uint8_t* codes, int s, __m512i n) { return add_bit4(codes, s, n); }
 };
 
+// The IQ4 levels offset by 128 (x ^ 0x80 of a signed byte) for the level indices n.
+inline __m512i iq4_levels(__m512i n) {
+    const __m512i table = _mm512_xor_si512(
+        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::kIq4nlValues))),
+        _mm512_set1_epi8(char(0x80)));
+    return _mm512_shuffle_epi8(table, n);
+}
+
 struct PNL : Nibbles<PNL> {
     static constexpr size_t kElems = 32, kBytes = kR * 18, kCodes = 2 * kR;
     static constexpr int kShift = 7;
     static constexpr bool kMins = false;
-    static __m512i code(const uint8_t*, int, __m512i n) {
-        // The codebook offset by 128 (x ^ 0x80 of a signed byte), in every 128-bit lane.
-        const __m512i table = _mm512_xor_si512(
-            _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::kIq4nlValues))),
-            _mm512_set1_epi8(char(0x80)));
-        return _mm512_shuffle_epi8(table, n);
-    }
+    static __m512i code(const uint8_t*, int, __m512i n) { return iq4_levels(n); }
 };
 
 inline __m512i broadcast4(const int8_t* p) {
@@ -132,9 +134,10 @@ void tile(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, 
 // ---------------------------------------------------------------- K-quants
 // 32 code vectors per super-block, low nibbles step 2v and high nibbles step 2v + 1 (elements
 // 8v .. 8v+7); a sub-block k is vectors kVecs k .. kVecs (k + 1) - 1. Its sums start at the
-// code offset's correction (Q6_K: -32 * the activation's 16-element sum), are multiplied by
-// the rows' sub-block scales in integers, and the super-block total is scaled by d * d_x in
-// float, as ggml does; Q4_K subtracts dmin * d_x * sum(m * activation sums) (vpdpwssd).
+// code offset's correction (Q6_K and Q3_K: -32 times the activation's 16-element sum;
+// IQ4_XS: -128 times its 32-element sum), are multiplied by the rows' sub-block scales in
+// integers, and the super-block total is scaled by d * d_x in float, as ggml does; Q4_K
+// subtracts dmin * d_x * sum(m * activation sums) (vpdpwssd).
 
 struct PQ4_K {
     static constexpr size_t kElems = 256, kBytes = 2496;
@@ -175,6 +178,20 @@ struct PQ6_K {
         n = _mm512_mask_add_epi8(n, b4, n, _mm512_set1_epi8(16));
         return _mm512_mask_add_epi8(n, b5, n, _mm512_set1_epi8(32));
     }
+};
+
+// IQ4_XS: levels offset by 128, so each 32-element sub-block starts at -128 * its
+// activation sum; scales ls - 32 per sub-block.
+struct PIQ4_XS {
+    static constexpr size_t kElems = 256, kBytes = 2208;
+    static constexpr int kSubs = 8, kVecs = 4;
+    static constexpr bool kMins = false;
+    static const uint8_t* codes(const uint8_t* blk) { return blk + 160; }
+    static __m512i scales(const uint8_t* blk, int k) {
+        return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * k)));
+    }
+    static int32_t start(const int16_t* bsums, int k) { return -128 * (bsums[2 * k] + bsums[2 * k + 1]); }
+    static __m512i step(const uint8_t*, int, __m512i n) { return iq4_levels(n); }
 };
 
 template <class P, int T>
@@ -264,7 +281,9 @@ void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t
     case TensorType::IQ4_NL: groups<PNL>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     case TensorType::Q4_K: groups<PQ4_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     case TensorType::Q5_K: groups<PQ5_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
-    case TensorType::Q6_K: groups<PQ6_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::Q6_K:
+    case TensorType::Q3_K: groups<PQ6_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::IQ4_XS: groups<PIQ4_XS>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     default: break;
     }
 }
