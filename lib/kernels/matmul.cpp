@@ -51,7 +51,7 @@ void decoded_rows(const Matrix& w, size_t r0, size_t r1, const float* x, size_t 
 }
 
 // Scratch of the activation quantization, one per thread; a call uses the one of the thread
-// that ran its `omp single`, which all threads of the team then read.
+// that ran its team_single (prepare_tokens), which all threads of the team then read.
 struct ActBuffers {
     AlignedBuffer<int8_t> q;
     AlignedBuffer<float> d;
@@ -88,29 +88,42 @@ void quantize_token(TensorType act, const float* x, size_t cols, ActBuffers& out
     }
 }
 
-// Quantizes the n_tok activation rows once for the whole team: one thread sizes its buffers
-// and shares them (team_single, a barrier), the tokens are split among the threads, and
-// the barrier after that loop publishes the codes before any thread multiplies. A single
-// token (decode) is quantized by that thread before sharing, whose barrier then does the
-// publishing. Outside a parallel region the calling thread does it all.
-kernels::QuantActs quantize_acts(TensorType act, const float* x, size_t ldx, size_t n_tok, size_t cols) {
-    thread_local ActBuffers mine;
-    const size_t block = act == TensorType::Q8_K ? quant::kQK_K : quant::kQK;
-    ActBuffers* shared = team_single<ActBuffers>([&] {
-        if (mine.q.size() < n_tok * cols) mine.q.resize(n_tok * cols);
-        if (mine.d.size() < n_tok * cols / block) mine.d.resize(n_tok * cols / block);
-        if (act == TensorType::Q8_K && mine.bsums.size() < n_tok * cols / 16) mine.bsums.resize(n_tok * cols / 16);
-        if (act == TensorType::Q8_0 && mine.sums.size() < n_tok * cols / block) mine.sums.resize(n_tok * cols / block);
-        if (n_tok == 1) quantize_token(act, x, cols, mine, 0);
+// Prepares the n_tok activation rows once for the whole team, into buffers (a Buf) of the
+// thread that runs team_single: `size(buf)` sizes them there and, for a single token
+// (decode), `token(buf, 0)` does the work there too, the sharing barrier publishing it;
+// otherwise the tokens are split among the threads and a barrier after that loop publishes
+// the results before any thread multiplies. Outside a parallel region the calling thread
+// does it all.
+template <class Buf, class Size, class Token>
+Buf* prepare_tokens(size_t n_tok, Size&& size, Token&& token) {
+    thread_local Buf mine;
+    Buf* shared = team_single<Buf>([&] {
+        size(mine);
+        if (n_tok == 1) token(mine, 0);
         return &mine;
     });
     if (n_tok > 1) {
 #pragma omp for schedule(static) nowait
-        for (long t = 0; t < long(n_tok); ++t) quantize_token(act, x + size_t(t) * ldx, cols, *shared, size_t(t));
+        for (long t = 0; t < long(n_tok); ++t) token(*shared, size_t(t));
         team_barrier();
     }
-    return {act, shared->q.data(), shared->d.data(), act == TensorType::Q8_K ? shared->bsums.data() : nullptr, cols,
-            act == TensorType::Q8_0 ? shared->sums.data() : nullptr};
+    return shared;
+}
+
+// The activations quantized to ggml's Q8_0 or Q8_K codes for the integer-dot kernels.
+kernels::QuantActs quantize_acts(TensorType act, const float* x, size_t ldx, size_t n_tok, size_t cols) {
+    const size_t block = act == TensorType::Q8_K ? quant::kQK_K : quant::kQK;
+    const ActBuffers* b = prepare_tokens<ActBuffers>(
+        n_tok,
+        [&](ActBuffers& m) {
+            if (m.q.size() < n_tok * cols) m.q.resize(n_tok * cols);
+            if (m.d.size() < n_tok * cols / block) m.d.resize(n_tok * cols / block);
+            if (act == TensorType::Q8_K && m.bsums.size() < n_tok * cols / 16) m.bsums.resize(n_tok * cols / 16);
+            if (act == TensorType::Q8_0 && m.sums.size() < n_tok * cols / block) m.sums.resize(n_tok * cols / block);
+        },
+        [&](ActBuffers& m, size_t t) { quantize_token(act, x + t * ldx, cols, m, t); });
+    return {act, b->q.data(), b->d.data(), act == TensorType::Q8_K ? b->bsums.data() : nullptr, cols,
+            act == TensorType::Q8_0 ? b->sums.data() : nullptr};
 }
 
 // BF16 weights on a CPU with AVX512_BF16 whose rows are whole vectors of bf16 pairs: the
@@ -120,31 +133,28 @@ bool takes_bf16_kernel(const Matrix& w, const kernels::KernelTable& k) {
     return w.type == TensorType::BF16 && k.bf16_rows && !w.packed && w.cols % kernels::kBf16Cols == 0;
 }
 
-// The activations rounded to bf16 once for the whole team, as quantize_acts does: token t at
-// [t * cols] of the buffer of the thread that ran team_single.
+// The activations rounded to bf16 once for the whole team: token t at [t * cols].
 const uint16_t* round_acts_bf16(kernels::RoundBf16Fn round, const float* x, size_t ldx, size_t n_tok, size_t cols) {
-    thread_local AlignedBuffer<uint16_t> mine;
-    AlignedBuffer<uint16_t>* shared = team_single<AlignedBuffer<uint16_t>>([&] {
-        if (mine.size() < n_tok * cols) mine.resize(n_tok * cols);
-        if (n_tok == 1) round(x, mine.data(), cols);
-        return &mine;
-    });
-    if (n_tok > 1) {
-#pragma omp for schedule(static) nowait
-        for (long t = 0; t < long(n_tok); ++t) round(x + size_t(t) * ldx, shared->data() + size_t(t) * cols, cols);
-        team_barrier();
-    }
-    return shared->data();
+    using Buf = AlignedBuffer<uint16_t>;
+    return prepare_tokens<Buf>(
+               n_tok, [&](Buf& m) { if (m.size() < n_tok * cols) m.resize(n_tok * cols); },
+               [&](Buf& m, size_t t) { round(x + t * ldx, m.data() + t * cols, cols); })
+        ->data();
 }
 
-// w times activations already rounded by round_acts_bf16, its rows shared among the team.
-void bf16_product(const Matrix& w, const uint16_t* xb, size_t n_tok, float* y, size_t ldy) {
+// Matrices sharing one input already rounded by round_acts_bf16: their 16-row chunks, taken
+// as one list, shared among the team, then one barrier.
+void bf16_products(const MatmulOut* outs, size_t n, const uint16_t* xb, size_t n_tok) {
     const kernels::KernelTable& k = kernels::kernel_table();
-    const long n_chunks = long((w.rows + kChunk - 1) / kChunk);
+    long total = 0;
+    for (size_t i = 0; i < n; ++i) total += long((outs[i].w->rows + kChunk - 1) / kChunk);
 #pragma omp for schedule(static) nowait
-    for (long c = 0; c < n_chunks; ++c) {
-        const size_t r0 = size_t(c) * kChunk, r1 = std::min(r0 + kChunk, w.rows);
-        k.bf16_rows(w.data, w.row_bytes, w.cols, r0, r1, xb, w.cols, n_tok, y, ldy);
+    for (long c = 0; c < total; ++c) {
+        size_t i = 0, chunk = size_t(c);
+        while (chunk * kChunk >= outs[i].w->rows) chunk -= (outs[i++].w->rows + kChunk - 1) / kChunk;
+        const Matrix& w = *outs[i].w;
+        const size_t r0 = chunk * kChunk, r1 = std::min(r0 + kChunk, w.rows);
+        k.bf16_rows(w.data, w.row_bytes, w.cols, r0, r1, xb, w.cols, n_tok, outs[i].y, outs[i].ldy);
     }
     team_barrier();
 }
@@ -217,7 +227,8 @@ void packed_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& x
 void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
     const kernels::KernelTable& k = kernels::kernel_table();
     if (takes_bf16_kernel(w, k)) {
-        bf16_product(w, round_acts_bf16(k.round_bf16, x, ldx, n_tok, w.cols), n_tok, y, ldy);
+        const MatmulOut out{&w, y, ldy};
+        bf16_products(&out, 1, round_acts_bf16(k.round_bf16, x, ldx, n_tok, w.cols), n_tok);
         return;
     }
     const bool simd = w.cols % k.lanes == 0;
@@ -250,8 +261,7 @@ void matmul_same_input(std::initializer_list<MatmulOut> outs, const float* x, si
     bool bf16 = true;  // all on the BF16 kernel: the input is rounded once for all of them
     for (const MatmulOut& o : outs) bf16 &= takes_bf16_kernel(*o.w, k) && o.w->cols == w0.cols;
     if (bf16) {
-        const uint16_t* xb = round_acts_bf16(k.round_bf16, x, ldx, n_tok, w0.cols);
-        for (const MatmulOut& o : outs) bf16_product(*o.w, xb, n_tok, o.y, o.ldy);
+        bf16_products(outs.begin(), outs.size(), round_acts_bf16(k.round_bf16, x, ldx, n_tok, w0.cols), n_tok);
         return;
     }
     const TensorType act = act_type(w0);

@@ -7,6 +7,7 @@
 
 #include "core/cpu.hpp"
 #include "core/half.hpp"
+#include "core/team.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/matmul.hpp"
 
@@ -248,5 +249,17 @@ TEST_CASE("BF16 matrices sharing one input give what matmul gives for each") {
         matmul(k, x.data(), cols, nt, want_k.data(), 128);
         CHECK(yq == want_q);
         CHECK(yk == want_k);
+        // The same inside a team (as in a forward pass): q, k and v (k's weights again) split
+        // as one list of row chunks over 3 threads, one barrier.
+        std::vector<float> tq(nt * 896, -1.0f), tk(nt * 128, -1.0f), tv(nt * 128, -1.0f);
+        TeamBarrier barrier;
+#pragma omp parallel num_threads(3)
+        {
+            TeamScope scope(barrier);
+            matmul_same_input({{&q, tq.data(), 896}, {&k, tk.data(), 128}, {&k, tv.data(), 128}}, x.data(), cols, nt);
+        }
+        CHECK(tq == want_q);
+        CHECK(tk == want_k);
+        CHECK(tv == want_k);
     }
 }
