@@ -58,6 +58,15 @@ using RoundBf16Fn = void (*)(const float* x, uint16_t* out, size_t n);
 using Bf16RowsFn = void (*)(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
                             const uint16_t* x, size_t ldx, size_t n_tok, float* y, size_t ldy);
 
+// Token row x (cols floats) quantized to `act` (Q8_0 or Q8_K) into QuantActs' layout: codes
+// q[cols], block scales d[cols / block] (Q8_0: not yet rounded to the f16 its block stores),
+// and the Q8_K 16-element code sums bsums[cols / 16] or the Q8_0 block code sums sums[cols /
+// 32]; bit for bit quant::quantize_row's codes. False (outputs unspecified) for a row the
+// reference quantizer must do: a NaN or an infinity, or a block whose reciprocal scale
+// overflows (kernels/act_quant_impl.hpp).
+using QuantizeActFn = bool (*)(TensorType act, const float* x, size_t cols, int8_t* q, float* d, int16_t* bsums,
+                               int32_t* sums);
+
 // What each instruction set's files define, in the namespaces below.
 #define QWEN_KERNEL_ENTRY_POINTS                                                                                 \
     void dense_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, size_t, const float*, size_t,   \
@@ -65,7 +74,8 @@ using Bf16RowsFn = void (*)(const uint8_t* w, size_t row_bytes, size_t cols, siz
     void quant_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, size_t, float*, \
                            size_t);                                                                            \
     void attend(const float*, uint32_t, uint32_t, const uint8_t*, const uint8_t*, size_t, uint32_t, bool,       \
-                float, float*, float*);
+                float, float*, float*);                                                                          \
+    bool quantize_act_row(TensorType, const float*, size_t, int8_t*, float*, int16_t*, int32_t*);
 
 namespace generic {
 QWEN_KERNEL_ENTRY_POINTS
@@ -103,6 +113,7 @@ struct KernelTable {
     // Both null unless the CPU has AVX512_BF16: BF16 weights then take dense_rows (widened to float).
     RoundBf16Fn round_bf16;
     Bf16RowsFn bf16_rows;
+    QuantizeActFn quantize_act;
 };
 
 // The table for the best instruction set of this CPU (QWEN_ISA may lower it).

@@ -59,32 +59,39 @@ struct ActBuffers {
     AlignedBuffer<int32_t> sums;
 };
 
-// Token t of x as ggml's bytes (quant::quantize_row), unpacked into the kernels' layout.
+// Token t of x as ggml's bytes (quant::quantize_row), unpacked into the kernels' layout: by
+// the vector quantizer of the kernel table, or the reference one for the rows it declines.
 void quantize_token(TensorType act, const float* x, size_t cols, ActBuffers& out, size_t t) {
+    const size_t nb = cols / (act == TensorType::Q8_K ? quant::kQK_K : quant::kQK);
+    float* d = out.d.data() + t * nb;
+    if (kernels::kernel_table().quantize_act(
+            act, x, cols, out.q.data() + t * cols, d,
+            act == TensorType::Q8_K ? out.bsums.data() + t * (cols / 16) : nullptr,
+            act == TensorType::Q8_0 ? out.sums.data() + t * nb : nullptr)) {
+        if (act == TensorType::Q8_0)
+            for (size_t b = 0; b < nb; ++b) d[b] = f16_to_f32(f32_to_f16(d[b]));  // as the block stores it
+        return;
+    }
     thread_local std::vector<uint8_t> blocks;
     blocks.resize(*tensor_row_bytes(act, cols));
     quant::quantize_row(act, x, blocks.data(), cols);
     int8_t* q = out.q.data() + t * cols;
-    if (act == TensorType::Q8_K) {
-        const size_t nb = cols / quant::kQK_K;
-        for (size_t b = 0; b < nb; ++b) {
+    for (size_t b = 0; b < nb; ++b) {
+        if (act == TensorType::Q8_K) {
             quant::BlockQ8_K blk;
             std::memcpy(&blk, blocks.data() + b * sizeof blk, sizeof blk);
-            out.d.data()[t * nb + b] = blk.d;
+            d[b] = blk.d;
             std::memcpy(q + b * quant::kQK_K, blk.qs, sizeof blk.qs);
             std::memcpy(out.bsums.data() + (t * nb + b) * 16, blk.bsums, sizeof blk.bsums);
+        } else {
+            quant::BlockQ8_0 blk;
+            std::memcpy(&blk, blocks.data() + b * sizeof blk, sizeof blk);
+            d[b] = f16_to_f32(blk.d);
+            std::memcpy(q + b * quant::kQK, blk.qs, sizeof blk.qs);
+            int32_t sum = 0;
+            for (int8_t c : blk.qs) sum += c;
+            out.sums.data()[t * nb + b] = sum;
         }
-        return;
-    }
-    const size_t nb = cols / quant::kQK;
-    for (size_t b = 0; b < nb; ++b) {
-        quant::BlockQ8_0 blk;
-        std::memcpy(&blk, blocks.data() + b * sizeof blk, sizeof blk);
-        out.d.data()[t * nb + b] = f16_to_f32(blk.d);
-        std::memcpy(q + b * quant::kQK, blk.qs, sizeof blk.qs);
-        int32_t sum = 0;
-        for (int8_t c : blk.qs) sum += c;
-        out.sums.data()[t * nb + b] = sum;
     }
 }
 

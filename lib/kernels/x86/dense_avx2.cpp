@@ -22,5 +22,6 @@ static inline xsimd::batch<float, Arch> sum_lanes(const xsimd::batch<float, Arch
 
 #include "kernels/dense_impl.hpp"
 #include "kernels/attention_impl.hpp"
+#include "kernels/act_quant_impl.hpp"
 
 }  // namespace qwen::kernels::avx2

@@ -20,5 +20,6 @@ static inline xsimd::batch<float, Arch> load_bf16(const uint16_t* p) {
 #include "kernels/x86/sum_lanes_avx512.hpp"
 #include "kernels/dense_impl.hpp"
 #include "kernels/attention_impl.hpp"
+#include "kernels/act_quant_impl.hpp"
 
 }  // namespace qwen::kernels::avx512

@@ -1,0 +1,125 @@
+// The activation quantizer of the integer-dot kernels, written once over an xsimd
+// architecture and compiled per instruction set (included by the dense_*.cpp files, which
+// define `using Arch`; nothing here may be an inline function outside their namespace, see
+// dense_impl.hpp). A token row of floats becomes ggml's Q8_0 or Q8_K codes, bit for bit
+// what quant::quantize_row writes (tests/kernels/test_act_quant.cpp), laid out as QuantActs
+// wants them: codes contiguous, block scales, code sums. The reference quantizer is scalar
+// and costs ~6 us per 896 floats; this runs once per token and matrix input, ~100 times
+// per decoded token and on one thread while the others wait.
+//
+// Blocks whose result the vector path does not reproduce -- a NaN or an infinity, or a
+// scale whose reciprocal overflows -- make the whole row return false; the caller then
+// takes the reference quantizer, which defines those cases (quant/quantize.hpp).
+//
+// Rounding must see the product exactly as the reference computes it (one float multiply,
+// rounded): opaque() keeps the compiler from fusing that multiply into the following
+// subtraction (-ffp-contract=fast is GCC's default, and these files may have FMA).
+
+using ActBatch = xsimd::batch<float, Arch>;
+constexpr size_t kActLanes = ActBatch::size;
+
+static inline ActBatch opaque(ActBatch v) {
+    typename ActBatch::register_type r = v;
+#if defined(__x86_64__)
+    asm("" : "+v"(r));
+#elif defined(__aarch64__)
+    asm("" : "+w"(r));
+#endif
+    return r;
+}
+
+static inline float max_lane(ActBatch v) {
+    alignas(64) float lanes[kActLanes];
+    v.store_aligned(lanes);
+    float m = lanes[0];
+    for (size_t i = 1; i < kActLanes; ++i) m = lanes[i] > m ? lanes[i] : m;
+    return m;
+}
+
+// The largest |x[i]| of n values (a multiple of the lanes); false if one is NaN or infinite.
+static inline bool block_absmax(const float* x, size_t n, float& amax) {
+    ActBatch m(0.0f), z(0.0f);
+    for (size_t i = 0; i < n; i += kActLanes) {
+        const ActBatch v = ActBatch::load_unaligned(x + i);
+        m = xsimd::max(m, xsimd::abs(v));
+        z += v - v;  // 0, or NaN for a NaN or an infinity
+    }
+    amax = max_lane(m);
+    return xsimd::hadd(z) == 0.0f;
+}
+
+// Q8_0 (32 elements): d = amax / 127 (the caller rounds it to f16 as the block stores it),
+// codes round(x / d) half away from zero, and their sum for the packed kernels.
+static inline bool act_q8_0(const float* x, int8_t* q, float& d_out, int32_t& sum) {
+    float amax;
+    if (!block_absmax(x, 32, amax)) return false;
+    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    if (!(id - id == 0.0f)) return false;  // the reciprocal overflowed
+    alignas(64) float r[32];
+    const ActBatch half(0.5f), one(1.0f), zero(0.0f);
+    for (size_t i = 0; i < 32; i += kActLanes) {
+        const ActBatch p = opaque(ActBatch::load_unaligned(x + i) * ActBatch(id));
+        const ActBatch t = xsimd::trunc(p);
+        const ActBatch away = xsimd::select(p < zero, -one, one);
+        (t + xsimd::select(xsimd::abs(p - t) >= half, away, zero)).store_aligned(r + i);
+    }
+    int32_t s = 0;
+    for (size_t j = 0; j < 32; ++j) {
+        q[j] = int8_t(int32_t(r[j]));
+        s += q[j];
+    }
+    d_out = d;
+    sum = s;
+    return true;
+}
+
+// Q8_K (256 elements): the signed value of largest magnitude (the first one), iscale =
+// -127 / max, codes min(127, round(iscale * x)) ties to even, d = 1 / iscale, and the
+// sixteen 16-element code sums.
+static inline bool act_q8_k(const float* x, int8_t* q, float& d_out, int16_t* bsums) {
+    float amax;
+    if (!block_absmax(x, 256, amax)) return false;
+    if (amax == 0.0f) {
+        for (size_t j = 0; j < 256; ++j) q[j] = 0;
+        for (size_t j = 0; j < 16; ++j) bsums[j] = 0;
+        d_out = 0.0f;
+        return true;
+    }
+    float max = 0.0f;
+    for (size_t j = 0; j < 256; ++j)
+        if (x[j] == amax || x[j] == -amax) {
+            max = x[j];
+            break;
+        }
+    const float iscale = -127.0f / max;
+    if (!(iscale - iscale == 0.0f)) return false;
+    alignas(64) int32_t c[256];
+    for (size_t i = 0; i < 256; i += kActLanes) {
+        const auto v = xsimd::nearbyint_as_int(opaque(ActBatch::load_unaligned(x + i) * ActBatch(iscale)));
+        v.store_aligned(c + i);
+    }
+    for (size_t j = 0; j < 16; ++j) {
+        int32_t s = 0;
+        for (size_t i = 0; i < 16; ++i) {
+            const int32_t v = c[16 * j + i] < 127 ? c[16 * j + i] : 127;
+            q[16 * j + i] = int8_t(v);
+            s += v;
+        }
+        bsums[j] = int16_t(s);
+    }
+    d_out = 1.0f / iscale;
+    return true;
+}
+
+bool quantize_act_row(TensorType act, const float* x, size_t cols, int8_t* q, float* d, int16_t* bsums,
+                      int32_t* sums) {
+    if (cols % kActLanes) return false;
+    if (act == TensorType::Q8_K) {
+        for (size_t b = 0; b < cols / 256; ++b)
+            if (!act_q8_k(x + 256 * b, q + 256 * b, d[b], bsums + 16 * b)) return false;
+        return true;
+    }
+    for (size_t b = 0; b < cols / 32; ++b)
+        if (!act_q8_0(x + 32 * b, q + 32 * b, d[b], sums[b])) return false;
+    return true;
+}
