@@ -11,9 +11,15 @@ the depth).
 
 usage: bench/compare.py MODEL.gguf [MODEL.gguf ...] [--threads 2] [--pp 512] [--tg 128]
                         [--depth 0,4096] [--seqs 1,4,8] [--reps 3] [--rounds 2] [--out bench/RESULTS.md]
+                        [--latency | --latency-only] [--ctx 4096]
 tg<N>xS rows are S sequences decoding together (qwen_eval_batch / one llama_batch of S
 sequences), tokens/s counting all of them; their roofline charges each token 1/S of the
 weights.
+--latency adds a second table (--latency-only prints just that one): load seconds (model load
+with any repacking + context creation), time to first token of a 100-token chat prompt
+(tokenize + prefill + greedy token on a freshly loaded model, `qwen bench --latency` / the
+oracle's `bench --mode latency`), the process's peak RSS next to file size + KV cache of a
+--ctx context, and pp<N> at 1 and --threads threads with the scaling ratio, for both engines.
 Needs: build/release/examples/cli/qwen (cmake --preset release && cmake --build --preset
 release) and the oracle driver (scripts/build-llama-oracle.sh).
 """
@@ -70,21 +76,69 @@ def model_bytes(qwen: Path, model: str) -> tuple[float, float, str]:
     return weights, layers * 2 * kv_heads * head_dim * 2.0, main_type
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("models", nargs="+")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--pp", type=int, default=512)
-    ap.add_argument("--tg", type=int, default=128)
-    ap.add_argument("--depth", default="0")
-    ap.add_argument("--seqs", default="1")
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--qwen", type=Path, default=REPO / "build/release/examples/cli/qwen")
-    ap.add_argument("--oracle", type=Path, default=default_oracle())
-    ap.add_argument("--out", type=Path, help="also write the table (with the command) to this file")
-    args = ap.parse_args()
+def latency_rows(args: argparse.Namespace, model: str, kv_per_tok: float, main_type: str) -> list[str]:
+    """Runs the latency / memory / thread-scaling measurements of one model; one table row."""
+    pp = args.pp or 512
+    lat: dict[str, list[dict]] = {"libqwen": [], "llama.cpp": []}
+    pps: dict[tuple[str, int], list[float]] = {}
+    for _ in range(args.rounds):
+        # each latency run is its own process, so its peak RSS is one model and one context
+        for cmd in ([str(args.qwen), "bench", "-m", model, "--latency", "-r", str(args.reps), "-t", str(args.threads),
+                     "--ctx", str(args.ctx), "--json"],
+                    [str(args.oracle), "bench", model, "--mode", "latency", "--reps", str(args.reps),
+                     "--threads", str(args.threads), "--ctx", str(args.ctx)]):
+            for rec in run_json(cmd):
+                lat[rec["engine"]].append(rec)
+        for t in sorted({1, args.threads}):
+            for cmd in ([str(args.qwen), "bench", "-m", model, "-p", str(pp), "-n", "0", "-r", str(args.reps),
+                         "-t", str(t), "--json"],
+                        [str(args.oracle), "bench", model, "--pp", str(pp), "--tg", "0", "--reps", str(args.reps),
+                         "--threads", str(t)]):
+                for rec in run_json(cmd):
+                    pps.setdefault((rec["engine"], t), []).extend(rec["tok_s"])
+    q, ll = lat["libqwen"], lat["llama.cpp"]
+    if q[0]["prompt_tokens"] != ll[0]["prompt_tokens"]:
+        print(f"compare.py: {model}: the engines tokenized the chat prompt differently "
+              f"({q[0]['prompt_tokens']} vs {ll[0]['prompt_tokens']} tokens)", file=sys.stderr)
 
+    def med(recs: list[dict], key: str) -> float:
+        vals = [v for r in recs for v in (r[key] if isinstance(r[key], list) else [r[key]])]
+        return statistics.median(vals)
+
+    load_q, load_l = med(q, "load_s"), med(ll, "load_s")
+    ttft_q, ttft_l = med(q, "ttft_ms"), med(ll, "ttft_ms")
+    budget = (os.path.getsize(model) + kv_per_tok * q[0]["n_ctx"]) / 2**20
+    cells = [Path(model).name, main_type, f"{load_q:.3f}", f"{load_l:.3f}", f"{load_l / load_q:.2f}x",
+             f"{ttft_q:.1f}", f"{ttft_l:.1f}", f"{ttft_l / ttft_q:.2f}x",
+             f"{med(q, 'peak_rss_mib'):.0f}", f"{med(ll, 'peak_rss_mib'):.0f}", f"{budget:.0f}"]
+    for eng in ("libqwen", "llama.cpp"):
+        one, many = statistics.median(pps[(eng, 1)]), statistics.median(pps[(eng, args.threads)])
+        cells += [f"{one:.2f}", f"{many:.2f}", f"{many / one:.2f}x"]
+    return ["| " + " | ".join(cells) + " |"]
+
+
+def latency_table(args: argparse.Namespace) -> list[str]:
+    pp, t = args.pp or 512, args.threads
+    lines = [
+        f"Latency, memory and thread scaling, {t} threads, a {args.ctx}-token context, medians of {args.rounds} "
+        f"rounds x {args.reps} runs ({datetime.date.today()}, {platform.machine()}). Load = model load (with "
+        "repacking) + context creation; TTFT = time to first token of a 100-token chat prompt on the freshly "
+        "loaded model; ratios are llama.cpp / libqwen (above 1: libqwen is faster); file + KV = the model "
+        "file and the whole KV cache, the issue's RSS budget less its 100 MiB.",
+        "",
+        f"| model | type | load s libqwen | load s llama.cpp | ratio | TTFT ms libqwen | TTFT ms llama.cpp | ratio "
+        f"| peak RSS MiB libqwen | peak RSS MiB llama.cpp | file + KV MiB | pp{pp} t1 libqwen | pp{pp} t{t} libqwen "
+        f"| scaling | pp{pp} t1 llama.cpp | pp{pp} t{t} llama.cpp | scaling |",
+        "|---|---|" + "---:|" * 15,
+    ]
+    qwen = args.qwen
+    for model in args.models:
+        _, kv_per_tok, main_type = model_bytes(qwen, model)
+        lines += latency_rows(args, model, kv_per_tok, main_type)
+    return lines
+
+
+def speed_table(args: argparse.Namespace) -> list[str]:
     bw = membw_gbs()
     depths = [int(d) for d in args.depth.split(",")]
     seqs = [int(x) for x in args.seqs.split(",")]
@@ -121,17 +175,38 @@ def main() -> int:
                     roof = f"{100 * q * bytes_tok / (bw * 1e9):.0f}%"
                 rows.append((Path(model).name, main_type, test + (f" @ d{d}" if d else ""), q, ll, q / ll, roof))
 
-    cmd = "bench/compare.py " + " ".join(sys.argv[1:])
-    lines = [
+    return [
         f"libqwen vs llama.cpp, {args.threads} threads, medians of {args.rounds} rounds x {args.reps} runs "
         f"({datetime.date.today()}, {platform.machine()}, read bandwidth {bw:.1f} GB/s).",
         "",
         "| model | type | test | libqwen t/s | llama.cpp t/s | ratio | decode roofline |",
         "|---|---|---|---:|---:|---:|---:|",
-    ]
-    lines += [f"| {m} | {t} | {test} | {q:.2f} | {ll:.2f} | {r:.2f}x | {roof} |" for m, t, test, q, ll, r, roof in rows]
-    lines += ["", f"Command: `{cmd}`"]
-    text = "\n".join(lines) + "\n"
+    ] + [f"| {m} | {t} | {test} | {q:.2f} | {ll:.2f} | {r:.2f}x | {roof} |" for m, t, test, q, ll, r, roof in rows]
+
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pp", type=int, default=512)
+    ap.add_argument("--tg", type=int, default=128)
+    ap.add_argument("--depth", default="0")
+    ap.add_argument("--seqs", default="1")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--qwen", type=Path, default=REPO / "build/release/examples/cli/qwen")
+    ap.add_argument("--oracle", type=Path, default=default_oracle())
+    ap.add_argument("--out", type=Path, help="also write the table (with the command) to this file")
+    ap.add_argument("--latency", action="store_true", help="add the load / TTFT / RSS / thread-scaling table")
+    ap.add_argument("--latency-only", action="store_true", help="print only that table")
+    ap.add_argument("--ctx", type=int, default=4096, help="context (KV cache) tokens of the latency runs")
+    args = ap.parse_args()
+    lines = latency_table(args) if args.latency or args.latency_only else []
+    if not args.latency_only:
+        lines = speed_table(args) + ([""] + lines if lines else [])
+    cmd = "bench/compare.py " + " ".join(sys.argv[1:])
+    text = "\n".join(lines + ["", f"Command: `{cmd}`"]) + "\n"
     print(text)
     if args.out:
         args.out.write_text(text)

@@ -7,6 +7,12 @@
 // rewinds to it with qwen_context_truncate). The tokens are pseudo-random ids: speed does not
 // depend on them. The llama.cpp oracle driver's `bench` sub-command (tests/oracle) does the
 // same steps with llama.cpp, and bench/compare.py runs the two side by side.
+//
+// --latency measures what a user waits for instead: load (qwen_model_load, with its repacking,
+// + qwen_context_create), then time to first token of a ~100-token chat prompt (tokenize +
+// prefill + greedy pick) on that fresh model and context, -r times in this process, and the
+// process's peak RSS after them. It runs alone (no pp/tg) so the RSS is that of one model + one
+// context of --ctx tokens.
 #include "cli.hpp"
 #include "hub.hpp"
 
@@ -17,8 +23,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <vector>
 
@@ -27,13 +35,17 @@ namespace qwen_cli {
 static const char* kBenchHelp =
     "usage: qwen bench -m MODEL [-p 512] [-n 128] [-d 0[,4096,...]] [-s 1[,4,8]] [-r 3] [-t N] [--kv f16|f32]\n"
     "                  [--json]\n"
+    "       qwen bench -m MODEL --latency [-r 3] [-t N] [--ctx 4096] [--kv f16|f32] [--json]\n"
     "\n"
     "Measures prompt processing (-p tokens in one batch; 0 skips it) and generation (-n tokens one\n"
     "at a time; 0 skips it) after -d tokens already in the context, -r times each, and prints the\n"
     "median tokens/s (and the spread) as a markdown table, or with --json one line per test with\n"
     "every sample. -s S > 1 adds tg<N>xS: S sequences decoding together (qwen_eval_batch), one\n"
     "token each per step; its tokens/s counts all of them. -t is the thread count (default: one per\n"
-    "core).\n";
+    "core).\n"
+    "--latency instead reports load seconds (model load + context creation), time to first token\n"
+    "of a fixed ~100-token chat prompt (tokenize + prefill + greedy token, on a freshly loaded\n"
+    "model and context each repetition) and the process's peak RSS, for a context of --ctx tokens.\n";
 
 namespace {
 
@@ -124,10 +136,112 @@ void bench_batched(qwen_context* const* ctxs, size_t S, const std::vector<int32_
     out.push_back(r);
 }
 
+// The user turn of the --latency prompt: with the default system prompt and the template's
+// markers, Qwen2.5's chat template makes it 100 tokens. The llama.cpp oracle driver's bench
+// --mode latency holds the same rendered text (tests/oracle/llama_oracle.cpp).
+constexpr const char* kLatencyMessage =
+    "Summarize the following note in two sentences. The team moved the weekly planning meeting from "
+    "Monday morning to Tuesday afternoon because several people travel on Mondays. The new slot starts "
+    "at two o'clock, lasts forty-five minutes, and will be held in the small conference room on the "
+    "third floor. Remote attendees can join through the usual video link, as before.";
+
+struct ModelFree {
+    void operator()(qwen_model* m) const { qwen_model_free(m); }
+};
+struct ContextFree {
+    void operator()(qwen_context* c) const { qwen_context_free(c); }
+};
+
+struct Latency {
+    std::vector<double> load_s, ttft_ms;
+    size_t prompt_tokens = 0;
+    int32_t first_token = -1;
+    uint32_t n_ctx = 0;
+};
+
+// ru_maxrss: the high-water mark of resident memory, mapped file pages included (KiB on Linux).
+double peak_rss_mib() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return double(ru.ru_maxrss) / 1024.0;
+}
+
+Latency bench_latency(const std::string& path, qwen_context_params cp, long long ctx_tokens, long long reps) {
+    using clock = std::chrono::steady_clock;
+    const qwen_chat_message msg{"user", kLatencyMessage, nullptr};
+    size_t len = 0;
+    std::string text(4096, '\0');
+    check(qwen_chat_render(&msg, 1, nullptr, QWEN_CHAT_ADD_GENERATION_PROMPT, text.data(), text.size(), &len));
+    text.resize(len);
+    Latency out;
+    for (long long r = 0; r < reps; ++r) {
+        const auto t0 = clock::now();
+        qwen_model* mp = nullptr;
+        check(qwen_model_load(path.c_str(), nullptr, &mp));
+        const std::unique_ptr<qwen_model, ModelFree> model(mp);
+        cp.n_ctx = uint32_t(std::min<long long>(ctx_tokens, qwen_model_n_ctx_train(mp)));
+        qwen_context* cx = nullptr;
+        check(qwen_context_create(mp, &cp, &cx));
+        const std::unique_ptr<qwen_context, ContextFree> ctx(cx);
+        const auto t1 = clock::now();
+        std::vector<int32_t> toks(text.size() + 16);  // at most one token per byte
+        size_t n = 0;
+        check(qwen_tokenize(mp, text.data(), text.size(), QWEN_TOKENIZE_PARSE_SPECIAL, toks.data(), toks.size(), &n));
+        check(qwen_eval(cx, toks.data(), n, 0));
+        const float* logits = qwen_context_logits(cx, nullptr);
+        const int32_t nv = qwen_model_n_vocab(mp);
+        const int32_t best = int32_t(std::max_element(logits, logits + nv) - logits);
+        const auto t2 = clock::now();
+        out.load_s.push_back(std::chrono::duration<double>(t1 - t0).count());
+        out.ttft_ms.push_back(1e3 * std::chrono::duration<double>(t2 - t1).count());
+        out.prompt_tokens = n;
+        out.first_token = best;
+        out.n_ctx = qwen_context_n_ctx(cx);
+    }
+    return out;
+}
+
+void print_samples(const char* key, const std::vector<double>& v) {
+    std::printf("\"%s\": [", key);
+    for (size_t i = 0; i < v.size(); ++i) std::printf("%s%.4f", i ? ", " : "", v[i]);
+    std::printf("]");
+}
+
+int latency_main(const Args& a, const std::string& path, long long reps, long long threads, qwen_kv_type kv) {
+    qwen_context_params cp = qwen_context_default_params();
+    cp.n_threads = int32_t(threads);
+    cp.kv_type = kv;
+    const long long ctx_tokens = a.get_int("ctx", 4096, 128, 1 << 20);
+    Latency l;
+    try {
+        l = bench_latency(path, cp, ctx_tokens, reps);
+    } catch (const Failed& f) {
+        std::fprintf(stderr, "qwen bench: %s: %s\n", qwen_status_name(f.status), qwen_last_error());
+        return 1;
+    }
+    const double rss = peak_rss_mib();
+    if (a.has("json")) {
+        std::printf("{\"engine\": \"libqwen\", \"test\": \"latency\", \"threads\": %lld, \"n_ctx\": %u, "
+                    "\"prompt_tokens\": %zu, \"first_token\": %d, ",
+                    threads, l.n_ctx, l.prompt_tokens, l.first_token);
+        print_samples("load_s", l.load_s);
+        std::printf(", ");
+        print_samples("ttft_ms", l.ttft_ms);
+        std::printf(", \"peak_rss_mib\": %.1f}\n", rss);
+        return 0;
+    }
+    std::printf("| model | threads | context | prompt | load s | TTFT ms | peak RSS MiB |\n"
+                "|---|---:|---:|---:|---:|---:|---:|\n");
+    std::printf("| %s | %s | %u | %zu | %.3f | %.1f | %.1f |\n", path.substr(path.rfind('/') + 1).c_str(),
+                threads ? std::to_string(threads).c_str() : "all", l.n_ctx, l.prompt_tokens, median(l.load_s),
+                median(l.ttft_ms), rss);
+    return 0;
+}
+
 }  // namespace
 
 int bench_main(int argc, char** argv) {
-    Args a(argc, argv, {"json"}, {"model", "prompt", "n-gen", "depth", "seqs", "reps", "threads", "kv"},
+    Args a(argc, argv, {"json", "latency"}, {"model", "prompt", "n-gen", "depth", "seqs", "reps", "threads", "kv", "ctx"},
            {{"-m", "model"}, {"-p", "prompt"}, {"-n", "n-gen"}, {"-d", "depth"}, {"-s", "seqs"}, {"-r", "reps"},
             {"-t", "threads"}});
     if (a.help()) {
@@ -143,6 +257,8 @@ int bench_main(int argc, char** argv) {
     const std::string kv = a.get("kv", "f16");
     if (kv != "f16" && kv != "f32") throw UsageError("--kv must be f16 or f32, not '" + kv + "'");
     const std::string path = resolve_model(a.get("model"));
+    if (a.has("latency")) return latency_main(a, path, reps, threads, kv == "f32" ? QWEN_KV_F32 : QWEN_KV_F16);
+    if (a.has("ctx")) throw UsageError("--ctx is for --latency (the speed tests size their context themselves)");
 
     qwen_model* model = nullptr;
     qwen_context* ctx = nullptr;

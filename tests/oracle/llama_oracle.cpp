@@ -18,6 +18,8 @@
 //   quantize-rows TYPE N_PER_ROW IN.f32 OUT.bin           (ggml_quantize_chunk, no imatrix)
 //   bench     MODEL.gguf [--pp 512] [--tg 128] [--depth 0] [--seqs 1] [--reps 3] [--threads N] [--kv T] [--fa F]
 //                        (timings as JSON lines; the same method as `qwen bench`, see bench/compare.py)
+//   bench     MODEL.gguf --mode latency [--reps 3] [--threads N] [--ctx 4096] [--kv T] [--fa F]
+//                        (load s, time to first token, peak RSS: as `qwen bench --latency`)
 //
 // Logits files: a 16-byte header then row-major little-endian float32 data:
 //   char magic[4] = "QLGT"; uint32 version = 1; uint32 n_rows; uint32 n_vocab;
@@ -47,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace {
@@ -602,6 +605,7 @@ void usage() {
         "  dequant    TYPE IN.bin OUT.f32     (raw blocks -> float32 via ggml's to_float)\n"
         "  quantize-rows TYPE N_PER_ROW IN.f32 OUT.bin   (ggml_quantize_chunk, no imatrix)\n"
         "  bench     MODEL.gguf [--pp 512] [--tg 128] [--depth 0] [--seqs 1] [--reps 3]   (JSON lines of tok/s)\n"
+        "  bench     MODEL.gguf --mode latency [--reps 3] [--ctx 4096]   (load s, TTFT ms, peak RSS)\n"
         "--tokens-file F may replace --tokens (ids separated by commas/whitespace).\n"
         "Logits files: \"QLGT\", u32 version=1, u32 n_rows, u32 n_vocab, then f32[n_rows][n_vocab].\n"
         "Defaults: --kv f16 and --fa auto (llama.cpp's own defaults), --threads 2.\n",
@@ -613,7 +617,71 @@ void usage() {
 // decodes) after --depth tokens already in the cache, --reps times each, exactly as `qwen
 // bench` does (examples/cli/bench_cmd.cpp), and prints one JSON line per test with every
 // sample in tokens/s. The tokens are pseudo-random ids (speed does not depend on them).
+// The --mode latency prompt: Qwen2.5's chat template (default system prompt) around the fixed
+// user message of `qwen bench --latency` (examples/cli/bench_cmd.cpp, which renders it with
+// qwen_chat_render); 100 tokens. Written out here so both engines tokenize the same text
+// whatever template the GGUF carries.
+const char* const kLatencyPrompt =
+    "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+    "<|im_start|>user\nSummarize the following note in two sentences. The team moved the weekly planning "
+    "meeting from Monday morning to Tuesday afternoon because several people travel on Mondays. The new slot "
+    "starts at two o'clock, lasts forty-five minutes, and will be held in the small conference room on the "
+    "third floor. Remote attendees can join through the usual video link, as before.<|im_end|>\n<|im_start|>assistant\n";
+
+void print_samples(const char* key, const std::vector<double>& v) {
+    std::printf("\"%s\": [", key);
+    for (size_t i = 0; i < v.size(); ++i) std::printf("%s%.4f", i ? ", " : "", v[i]);
+    std::printf("]");
+}
+
+// Load seconds (llama_model_load_from_file + llama_init_from_model), then time to first
+// token on that fresh model and context (tokenize + prefill + greedy pick), --reps times,
+// then the process's peak RSS (ru_maxrss, KiB on Linux, mapped file pages included).
+int cmd_bench_latency(const Args& a) {
+    const long reps = a.num("reps", 3), threads = a.num("threads", 2);
+    if (reps <= 0) fail("--reps must be > 0");
+    Args ca = a;
+    if (!ca.has("ctx")) ca.opts["ctx"] = "4096";
+    using clock = std::chrono::steady_clock;
+    const std::string prompt = kLatencyPrompt;
+    std::vector<double> load_s, ttft_ms;
+    size_t n_prompt = 0;
+    llama_token first = -1;
+    uint32_t n_ctx = 0;
+    for (long r = 0; r < reps; ++r) {
+        const auto t0 = clock::now();
+        Model model(a.positional[0], false, a.flag("no-mmap"));
+        Context ctx(model, ca, 1, 512);
+        const auto t1 = clock::now();
+        const std::vector<llama_token> toks = tokenize_one(model.vocab(), prompt, false, true);
+        if (toks.empty() || toks.size() > 512) fail("latency prompt: unexpected token count");
+        decode_chunk(ctx.c, toks, 0, toks.size(), false);
+        first = argmax(llama_get_logits_ith(ctx.c, -1), model.n_vocab());
+        const auto t2 = clock::now();
+        load_s.push_back(std::chrono::duration<double>(t1 - t0).count());
+        ttft_ms.push_back(1e3 * std::chrono::duration<double>(t2 - t1).count());
+        n_prompt = toks.size();
+        n_ctx = llama_n_ctx(ctx.c);
+    }
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf("{\"engine\": \"llama.cpp\", \"test\": \"latency\", \"threads\": %ld, \"n_ctx\": %u, "
+                "\"prompt_tokens\": %zu, \"first_token\": %d, ",
+                threads, n_ctx, n_prompt, first);
+    print_samples("load_s", load_s);
+    std::printf(", ");
+    print_samples("ttft_ms", ttft_ms);
+    std::printf(", \"peak_rss_mib\": %.1f}\n", double(ru.ru_maxrss) / 1024.0);
+    return 0;
+}
+
 int cmd_bench(const Args& a) {
+    const std::string mode = a.str("mode", "speed");
+    if (mode != "speed" && mode != "latency") fail("--mode must be speed or latency, not " + mode);
+    if (mode == "latency") {
+        if (a.positional.size() != 1) fail("usage: bench MODEL.gguf --mode latency [--reps 3] [--ctx 4096]");
+        return cmd_bench_latency(a);
+    }
     if (a.positional.size() != 1) fail("usage: bench MODEL.gguf [--pp 512] [--tg 128] [--depth 0] [--reps 3]");
     const long pp = a.num("pp", 512), tg = a.num("tg", 128), depth = a.num("depth", 0), reps = a.num("reps", 3);
     if (pp < 0 || tg < 0 || depth < 0 || reps <= 0) fail("--pp, --tg, --depth must be >= 0 and --reps > 0");

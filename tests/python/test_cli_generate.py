@@ -165,6 +165,16 @@ def test_bench_reports_every_test_and_both_engines_agree_on_the_schema(tiny):
     assert [(r["test"], r["depth"]) for r in theirs] == [("pp8", 5), ("tg4", 5), ("tg4x3", 5)]
     table = libqwen.run(["bench", "-m", tiny, "-p", "8", "-n", "0", "-r", "1"])
     assert "| pp8 |" in table and "tg" not in table
-    for bad in (["-s", "0"], ["-d", "x"], ["-r", "0"]):
+    # --latency: one line of load / time-to-first-token samples and the peak RSS, the same
+    # shape from both engines, on the same 100-token chat prompt (same first greedy token)
+    lat = [json.loads(libqwen.run(["bench", "-m", tiny, "--latency", "-r", "2", "-t", "2", "--ctx", "256", "--json"])),
+           json.loads(oracles.run(["bench", tiny, "--mode", "latency", "--reps", "2", "--ctx", "256"]))]
+    assert [r["engine"] for r in lat] == ["libqwen", "llama.cpp"]
+    for r in lat:
+        assert r["test"] == "latency" and r["n_ctx"] == 256 and r["prompt_tokens"] == 100
+        assert len(r["load_s"]) == len(r["ttft_ms"]) == 2 and min(r["load_s"] + r["ttft_ms"]) > 0
+        assert r["peak_rss_mib"] > os.path.getsize(tiny) / 2**20 / 2  # the weights were read
+    assert lat[0].keys() == lat[1].keys() and lat[0]["first_token"] == lat[1]["first_token"]
+    for bad in (["-s", "0"], ["-d", "x"], ["-r", "0"], ["--ctx", "256"], ["--latency", "--ctx", "1"]):
         r = subprocess.run([libqwen.cli_path(), "bench", "-m", tiny, *bad], capture_output=True, timeout=60)
         assert r.returncode == 2, bad
