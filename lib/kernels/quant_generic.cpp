@@ -68,7 +68,9 @@ struct CodesK {
     int8_t q[256];
 };
 
-void decode(const BlockQ4_K& b, CodesK& c) {
+// Q4_K, and Q5_K whose bit 4 of element 64 g + 32 h + l is bit 2 g + h of qh[l].
+template <class B>
+void decode_q45_k(const B& b, const uint8_t* qh, CodesK& c) {
     c.d = f16_to_f32(b.d);
     c.dmin = f16_to_f32(b.dmin);
     for (int j = 0; j < 8; ++j) {
@@ -79,10 +81,13 @@ void decode(const BlockQ4_K& b, CodesK& c) {
     }
     for (int g = 0; g < 4; ++g)
         for (int l = 0; l < 32; ++l) {
-            c.q[64 * g + l] = int8_t(b.qs[32 * g + l] & 15);
-            c.q[64 * g + 32 + l] = int8_t(b.qs[32 * g + l] >> 4);
+            const int h0 = qh ? ((qh[l] >> (2 * g)) & 1) << 4 : 0, h1 = qh ? ((qh[l] >> (2 * g + 1)) & 1) << 4 : 0;
+            c.q[64 * g + l] = int8_t((b.qs[32 * g + l] & 15) | h0);
+            c.q[64 * g + 32 + l] = int8_t((b.qs[32 * g + l] >> 4) | h1);
         }
 }
+void decode(const BlockQ4_K& b, CodesK& c) { decode_q45_k(b, nullptr, c); }
+void decode(const BlockQ5_K& b, CodesK& c) { decode_q45_k(b, b.qh, c); }
 void decode(const BlockQ6_K& b, CodesK& c) {
     c.d = f16_to_f32(b.d);
     c.dmin = 0.0f;
@@ -102,21 +107,6 @@ void decode(const BlockQ6_K& b, CodesK& c) {
     }
 }
 
-void decode(const BlockQ5_K& b, CodesK& c) {
-    c.d = f16_to_f32(b.d);
-    c.dmin = f16_to_f32(b.dmin);
-    for (int j = 0; j < 8; ++j) {
-        uint8_t sc, m;
-        scale_min_k4(j, b.scales, sc, m);
-        c.sc[2 * j] = c.sc[2 * j + 1] = sc;
-        c.mn[2 * j] = c.mn[2 * j + 1] = m;
-    }
-    for (int g = 0; g < 4; ++g)
-        for (int l = 0; l < 32; ++l) {
-            c.q[64 * g + l] = int8_t((b.qs[32 * g + l] & 15) | ((b.qh[l] >> (2 * g)) & 1) << 4);
-            c.q[64 * g + 32 + l] = int8_t((b.qs[32 * g + l] >> 4) | ((b.qh[l] >> (2 * g + 1)) & 1) << 4);
-        }
-}
 // Q2_K and Q3_K: element 128 h + 32 s + l is the 2-bit field s of qs[32 h + l]; Q3_K's third
 // bit, set for the upper half of its signed range, is bit 4 h + s of hmask[l].
 void decode(const BlockQ2_K& b, CodesK& c) {

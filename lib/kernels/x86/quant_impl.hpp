@@ -139,11 +139,14 @@ struct WQ4_K {
         float d, dmin;
         int16_t sc[8], mn[8];
     };
-    static Head head(const uint8_t* b) {
-        Head h{f16(b + offsetof(BlockQ4_K, d)), f16(b + offsetof(BlockQ4_K, dmin)), {}, {}};
+    static Head head(const uint8_t* b) { return head_of<BlockQ4_K>(b); }
+    // Q4_K's and Q5_K's: d, dmin and the eight 6-bit scales and mins.
+    template <class Block>
+    static Head head_of(const uint8_t* b) {
+        Head h{f16(b + offsetof(Block, d)), f16(b + offsetof(Block, dmin)), {}, {}};
         for (int j = 0; j < 8; ++j) {
             uint8_t sc, m;
-            scale_min_k4(j, b + offsetof(BlockQ4_K, scales), sc, m);
+            scale_min_k4(j, b + offsetof(Block, scales), sc, m);
             h.sc[j] = sc;
             h.mn[j] = m;
         }
@@ -190,16 +193,7 @@ struct WQ5_K {
     static constexpr size_t kQK = 256, kBytes = sizeof(BlockQ5_K);
     static constexpr bool kSigned = false, kMins = true;
     using Head = WQ4_K::Head;
-    static Head head(const uint8_t* b) {
-        Head h{f16(b + offsetof(BlockQ5_K, d)), f16(b + offsetof(BlockQ5_K, dmin)), {}, {}};
-        for (int j = 0; j < 8; ++j) {
-            uint8_t sc, m;
-            scale_min_k4(j, b + offsetof(BlockQ5_K, scales), sc, m);
-            h.sc[j] = sc;
-            h.mn[j] = m;
-        }
-        return h;
-    }
+    static Head head(const uint8_t* b) { return WQ4_K::head_of<BlockQ5_K>(b); }
     static __m256i chunk(const uint8_t* b, int k) {
         const __m256i q = load32(b + offsetof(BlockQ5_K, qs) + 32 * (k / 2));
         const __m256i lo = _mm256_and_si256(k % 2 ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(0x0F));
@@ -320,19 +314,23 @@ struct WIQ2_XXS {  // per 32: 4 grid indices (bytes), then 4 x 7 sign bits and t
     static int32_t offset(const Head&, const int16_t*) { return 0; }
 };
 
+// IQ2_XS's and IQ2_S's: d / 8 and two 4-bit scales per 32 (2 ls + 1 each for 16 elements).
+template <class Block>
+static HeadIQ iq2_head(const uint8_t* b) {
+    HeadIQ h{f16(b + offsetof(Block, d)) * 0.125f, 0.0f, {}};
+    const uint8_t* s = b + offsetof(Block, scales);
+    for (int k = 0; k < 8; ++k) {
+        h.sc[2 * k] = int16_t(2 * (s[k] & 15) + 1);
+        h.sc[2 * k + 1] = int16_t(2 * (s[k] >> 4) + 1);
+    }
+    return h;
+}
+
 struct WIQ2_XS {  // per 32: 4 x (9-bit grid index, 7 sign bits); two 4-bit scales
     static constexpr size_t kQK = 256, kBytes = sizeof(BlockIQ2_XS);
     static constexpr bool kSigned = true, kMins = false;
     using Head = HeadIQ;
-    static Head head(const uint8_t* b) {
-        Head h{f16(b + offsetof(BlockIQ2_XS, d)) * 0.125f, 0.0f, {}};
-        const uint8_t* s = b + offsetof(BlockIQ2_XS, scales);
-        for (int k = 0; k < 8; ++k) {
-            h.sc[2 * k] = int16_t(2 * (s[k] & 15) + 1);
-            h.sc[2 * k + 1] = int16_t(2 * (s[k] >> 4) + 1);
-        }
-        return h;
-    }
+    static Head head(const uint8_t* b) { return iq2_head<BlockIQ2_XS>(b); }
     static __m256i chunk(const uint8_t* b, int k) {
         uint16_t c[4];
         std::memcpy(c, b + offsetof(BlockIQ2_XS, qs) + 8 * k, 8);
@@ -350,15 +348,7 @@ struct WIQ2_S {  // per 32: 4 x (8 + 2 bits of grid index, 8 sign bits); two 4-b
     static constexpr size_t kQK = 256, kBytes = sizeof(BlockIQ2_S);
     static constexpr bool kSigned = true, kMins = false;
     using Head = HeadIQ;
-    static Head head(const uint8_t* b) {
-        Head h{f16(b + offsetof(BlockIQ2_S, d)) * 0.125f, 0.0f, {}};
-        const uint8_t* s = b + offsetof(BlockIQ2_S, scales);
-        for (int k = 0; k < 8; ++k) {
-            h.sc[2 * k] = int16_t(2 * (s[k] & 15) + 1);
-            h.sc[2 * k + 1] = int16_t(2 * (s[k] >> 4) + 1);
-        }
-        return h;
-    }
+    static Head head(const uint8_t* b) { return iq2_head<BlockIQ2_S>(b); }
     static __m256i chunk(const uint8_t* b, int k) {
         const uint8_t* qs = b + offsetof(BlockIQ2_S, qs) + 4 * k;
         const unsigned qh = b[offsetof(BlockIQ2_S, qh) + size_t(k)];
