@@ -13,7 +13,7 @@
 //   tokenize  MODEL.gguf (--text "..." | --text-file F) [--special] [--add-special]
 //   detokenize MODEL.gguf --tokens ... [--special]        (raw bytes to stdout)
 //   quantize  IN.gguf OUT.gguf TYPE [--threads N] [--pure] [--allow-requantize]
-//                        [--embd-type T] [--output-type T]
+//                        [--embd-type T] [--output-type T] [--imatrix-ones]
 //   dequant   TYPE IN.bin OUT.f32                         (ggml's to_float on raw blocks)
 //   quantize-rows TYPE N_PER_ROW IN.f32 OUT.bin           (ggml_quantize_chunk, no imatrix)
 //   bench     MODEL.gguf [--pp 512] [--tg 128] [--depth 0] [--seqs 1] [--reps 3] [--threads N] [--kv T] [--fa F]
@@ -30,6 +30,7 @@
 #include "llama.h"
 #include "ggml.h"
 #include "ggml-backend.h"
+#include "gguf.h"
 
 #include <algorithm>
 #include <chrono>
@@ -90,7 +91,8 @@ struct Args {
 };
 
 const char* const kFlagNames[] = {"all", "special", "add-special", "verbose", "meta", "pure",
-                                  "allow-requantize", "stop-eog", "no-mmap", "vocab-only", "split-nul"};
+                                  "allow-requantize", "stop-eog", "no-mmap", "vocab-only", "split-nul",
+                                  "imatrix-ones"};
 
 Args parse_args(int argc, char** argv, int first) {
     Args a;
@@ -506,8 +508,40 @@ ggml_type ggml_type_by_name(const std::string& name) {
     fail("unknown ggml tensor type '" + name + "'");
 }
 
+// A uniform importance matrix (every weight 1.0) for every tensor of 2 or more dimensions of
+// `path`: llama.cpp refuses IQ2_XXS/IQ2_XS/IQ2_S/IQ3_XXS/IQ1_* (and Q2_K in Q2_K_S) without
+// one, and with all ones the quantizers weigh every column alike, which is what they do
+// without an imatrix, so the files stay comparable with the other types'. llama.cpp looks
+// the entries up by tensor name and wants ne[0]*ne[2] values (one per column per expert).
+struct UniformImatrix {
+    std::vector<std::string> names;
+    std::vector<std::vector<float>> values;
+    std::vector<llama_model_imatrix_data> entries;  // null-terminated, points into the above
+};
+
+UniformImatrix uniform_imatrix(const std::string& path) {
+    ggml_context* meta = nullptr;
+    gguf_init_params ip{};
+    ip.no_alloc = true;
+    ip.ctx = &meta;
+    gguf_context* g = gguf_init_from_file(path.c_str(), ip);
+    if (!g || !meta) fail("cannot read the tensors of " + path + " for --imatrix-ones");
+    UniformImatrix m;
+    for (ggml_tensor* t = ggml_get_first_tensor(meta); t; t = ggml_get_next_tensor(meta, t)) {
+        if (ggml_n_dims(t) < 2) continue;
+        m.names.emplace_back(ggml_get_name(t));
+        m.values.emplace_back(static_cast<size_t>(t->ne[0] * t->ne[2]), 1.0f);
+    }
+    gguf_free(g);
+    ggml_free(meta);
+    for (size_t i = 0; i < m.names.size(); ++i)
+        m.entries.push_back({m.names[i].c_str(), m.values[i].data(), m.values[i].size()});
+    m.entries.push_back({nullptr, nullptr, 0});
+    return m;
+}
+
 int cmd_quantize(const Args& a) {
-    if (a.positional.size() != 3) fail("usage: quantize IN.gguf OUT.gguf TYPE [--threads N] [--pure] [--allow-requantize] [--embd-type T] [--output-type T]");
+    if (a.positional.size() != 3) fail("usage: quantize IN.gguf OUT.gguf TYPE [--threads N] [--pure] [--allow-requantize] [--embd-type T] [--output-type T] [--imatrix-ones]");
     llama_model_quantize_params p = llama_model_quantize_default_params();
     p.ftype = ftype_by_name(a.positional[2]);
     p.nthread = static_cast<int32_t>(a.num("threads", 2));
@@ -515,6 +549,11 @@ int cmd_quantize(const Args& a) {
     p.allow_requantize = a.flag("allow-requantize");
     if (a.has("embd-type")) p.token_embedding_type = ggml_type_by_name(a.str("embd-type"));
     if (a.has("output-type")) p.output_tensor_type = ggml_type_by_name(a.str("output-type"));
+    UniformImatrix imatrix;
+    if (a.flag("imatrix-ones")) {
+        imatrix = uniform_imatrix(a.positional[0]);
+        p.imatrix = imatrix.entries.data();
+    }
     const uint32_t rc = llama_model_quantize(a.positional[0].c_str(), a.positional[1].c_str(), &p);
     if (rc != 0) fail("llama_model_quantize failed with code " + std::to_string(rc) + " (rerun with --verbose)");
     std::printf("%s\n", a.positional[1].c_str());
@@ -601,7 +640,8 @@ void usage() {
         "             (--split-nul: F holds NUL-terminated texts, one output line each)\n"
         "  detokenize MODEL.gguf --tokens 1,2,3 [--special]\n"
         "  quantize   IN.gguf OUT.gguf TYPE [--threads N] [--pure] [--allow-requantize]\n"
-        "                        [--embd-type T] [--output-type T]\n"
+        "                        [--embd-type T] [--output-type T] [--imatrix-ones]\n"
+        "             (--imatrix-ones: a uniform importance matrix, for IQ2_XS/IQ2_M/Q2_K_S ...)\n"
         "  dequant    TYPE IN.bin OUT.f32     (raw blocks -> float32 via ggml's to_float)\n"
         "  quantize-rows TYPE N_PER_ROW IN.f32 OUT.bin   (ggml_quantize_chunk, no imatrix)\n"
         "  bench     MODEL.gguf [--pp 512] [--tg 128] [--depth 0] [--seqs 1] [--reps 3]   (JSON lines of tok/s)\n"

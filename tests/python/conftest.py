@@ -101,3 +101,13 @@ def write_hf_folder(folder: str, config: dict, tensors: dict[str, np.ndarray], d
 @pytest.fixture(scope="session")
 def tiny_config() -> dict:
     return dict(TINY_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def full_f16(tmp_path_factory) -> tuple[str, str]:
+    """The full-size synthetic Qwen2.5-0.5B in F16 (GGUF, and the same weights as a Hugging
+    Face folder), written once per session: ~1 GB each and ~45 s on 2 cores, shared by
+    test_model_parity.py and test_quant_e2e.py."""
+    import libqwen
+
+    return libqwen.synth(str(tmp_path_factory.mktemp("full_f16")), "full", "f16", hf=True)

@@ -14,7 +14,7 @@ Wrapped sub-commands:
     llama_tokenize(model, text, special=False, add_special=False)
     llama_tokenize_many(model, texts, special=False, add_special=False)  (one driver run)
     llama_detokenize(model, tokens, special=False) -> bytes
-    llama_quantize(src, dst, qtype, threads=2, pure=False, ...)
+    llama_quantize(src, dst, qtype, threads=2, pure=False, ..., imatrix_ones=False)
     llama_info(model) -> dict
     llama_dequant(type, blocks) -> float32 array  (ggml's to_float on raw blocks)
     llama_quantize_rows(type, x) -> bytes         (ggml_quantize_chunk, no imatrix)
@@ -241,11 +241,13 @@ def llama_detokenize(model: str, tokens: Sequence[int], special: bool = False) -
 
 def llama_quantize(src: str, dst: str, qtype: str, threads: int = 2, pure: bool = False,
                    allow_requantize: bool = False, embd_type: str | None = None,
-                   output_type: str | None = None) -> str:
+                   output_type: str | None = None, imatrix_ones: bool = False) -> str:
     """Quantizes a GGUF with llama_model_quantize. qtype: q8_0, q4_0, q4_1, q5_0, q5_1,
-    q4_k_m, q4_k_s, q5_k_m, q5_k_s, q6_k, q2_k, q3_k_s/m/l, iq4_nl, iq4_xs, f16, bf16, ...
-    pure: every matrix gets `qtype` (no per-tensor mixing). embd_type/output_type: ggml type
-    names (e.g. "q8_0") for token_embd / output."""
+    q4_k_m, q4_k_s, q5_k_m, q5_k_s, q6_k, q2_k, q3_k_s/m/l, iq4_nl, iq4_xs, iq3_xs, iq3_m,
+    iq2_xs, iq2_m, f16, bf16, ... pure: every matrix gets `qtype` (no per-tensor mixing).
+    embd_type/output_type: ggml type names (e.g. "q8_0") for token_embd / output.
+    imatrix_ones: a uniform importance matrix (all 1.0), which llama.cpp requires for
+    IQ2_XXS/IQ2_XS/IQ2_S/IQ3_XXS matrices (iq2_xs, iq2_m, q2_k_s files)."""
     args = ["quantize", src, dst, qtype, "--threads", str(threads)]
     if pure:
         args.append("--pure")
@@ -255,6 +257,8 @@ def llama_quantize(src: str, dst: str, qtype: str, threads: int = 2, pure: bool 
         args += ["--embd-type", embd_type]
     if output_type:
         args += ["--output-type", output_type]
+    if imatrix_ones:
+        args.append("--imatrix-ones")
     run(args)
     return dst
 
