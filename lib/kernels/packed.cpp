@@ -1,6 +1,7 @@
 #include "kernels/packed.hpp"
 
 #include "quant/blocks.hpp"
+#include "quant/iq_grids.hpp"
 
 #include <cstring>
 #include <type_traits>
@@ -17,7 +18,8 @@ size_t block_elems(TensorType type) {
     case TensorType::Q4_K:
     case TensorType::Q5_K:
     case TensorType::Q6_K:
-    case TensorType::IQ4_XS: return quant::kQK_K;
+    case TensorType::IQ4_XS:
+    case TensorType::IQ3_S: return quant::kQK_K;
     default: return quant::kQK;
     }
 }
@@ -35,6 +37,7 @@ size_t file_block_bytes(TensorType type) {
     case TensorType::Q6_K: return sizeof(quant::BlockQ6_K);
     case TensorType::Q3_K: return sizeof(quant::BlockQ3_K);
     case TensorType::IQ4_XS: return sizeof(quant::BlockIQ4_XS);
+    case TensorType::IQ3_S: return sizeof(quant::BlockIQ3_S);
     default: return 0;
     }
 }
@@ -210,6 +213,33 @@ void pack_iq4_xs(const uint8_t* const* blk, uint8_t* out) {
     put_nibbles(u, out + 2 * R + 8 * R);
 }
 
+// IQ3_S: its grid magnitudes (1, 3, .., 15) with their signs are codes q in [-15, 15], stored
+// as u = q + 16 in the Q5_K way (nibbles, then 64 masks of bit 4); d (16 f16); the scales
+// 2 ls + 1 as sc[k][r] (8 x 16 int8).
+void pack_iq3_s(const uint8_t* const* blk, uint8_t* out) {
+    using namespace quant;
+    int8_t* sc = reinterpret_cast<int8_t*>(out + 2 * R);
+    uint8_t* codes = out + 2 * R + 8 * R;
+    uint8_t u[R][256];
+    uint64_t bit4[64] = {};
+    for (size_t r = 0; r < R; ++r) {
+        BlockIQ3_S b;
+        std::memcpy(&b, blk[r], sizeof b);
+        std::memcpy(out + 2 * r, &b.d, 2);
+        for (int k = 0; k < 8; ++k) sc[16 * k + r] = int8_t(2 * ((b.scales[k / 2] >> (4 * (k % 2))) & 15) + 1);
+        for (int e = 0; e < 256; ++e) {
+            const int k = e / 32, i = (e % 32) / 4;  // sub-block, grid code in it
+            const unsigned index = b.qs[8 * k + i] | (((unsigned(b.qh[k]) >> i) & 1) << 8);
+            const int m = grid_byte(kIq3sGrid[index], e % 4);
+            const int q = (b.signs[4 * k + i / 2] >> (e % 8)) & 1 ? -m : m;
+            u[r][e] = uint8_t(q + 16);
+            bit4[e / 4] |= uint64_t(u[r][e] >> 4) << (4 * r + e % 4);
+        }
+    }
+    put_nibbles(u, codes);
+    std::memcpy(codes + 32 * 64, bit4, sizeof bit4);
+}
+
 }  // namespace
 
 size_t packed_block_bytes(TensorType type) {
@@ -219,6 +249,7 @@ size_t packed_block_bytes(TensorType type) {
     case TensorType::Q3_K:
     case TensorType::Q6_K: return 3360;
     case TensorType::IQ4_XS: return 2208;
+    case TensorType::IQ3_S: return 2720;
     default: return R * file_block_bytes(type);
     }
 }
@@ -254,6 +285,8 @@ void pack_groups(TensorType type, const uint8_t* src, size_t row_bytes, size_t c
                 pack_q3_k(blk, out);
             else if (type == TensorType::IQ4_XS)
                 pack_iq4_xs(blk, out);
+            else if (type == TensorType::IQ3_S)
+                pack_iq3_s(blk, out);
             else
                 pack_block32(type, blk, out);
         }

@@ -32,8 +32,10 @@
 //         Q6_K's with fewer bits used)                                           3360 bytes
 //   IQ4_XS: d (16 f16); sc[k][r] = ls - 32 (8 x 16 int8); the 32 code vectors of the level
 //         indices (low nibbles step 2v, high nibbles step 2v + 1)                    2208 bytes
+//   IQ3_S: d (16 f16); sc[k][r] = 2 ls + 1 (8 x 16 int8); the 32 code vectors of u = q + 16
+//         (its signed grid magnitudes, in [1, 31]), then 64 masks of bit 4         2720 bytes
 // (Q6_K exactly its file bytes, Q4_K, Q5_K and IQ4_XS 8%, 7% and 1.5% more for the widened
-// scales and mins, Q3_K 91% more for the Q6_K layout.)
+// scales and mins, Q3_K 91% more for the Q6_K layout, IQ3_S 55% more for codes without grid.)
 #pragma once
 
 #include "format/tensor_type.hpp"

@@ -37,8 +37,15 @@ SynthSpec synth_spec(const std::string& shape) {
         h.n_head = 4;
         h.n_head_kv = 2;
         h.n_ff = 128;
+    } else if (shape == "wide") {
+        h.n_ctx_train = 4096;
+        h.n_embd = 256;
+        h.n_layer = 2;
+        h.n_head = 4;
+        h.n_head_kv = 2;
+        h.n_ff = 512;
     } else {
-        fail(QWEN_ERR_INVALID_ARGUMENT, "unknown synthetic model shape '", shape, "' (use 'full' or 'tiny')");
+        fail(QWEN_ERR_INVALID_ARGUMENT, "unknown synthetic model shape '", shape, "' (use 'full', 'tiny' or 'wide')");
     }
     h.head_dim = h.n_embd / h.n_head;
     return s;

@@ -27,7 +27,9 @@ struct SynthSpec {
 };
 
 // "full": the exact Qwen2.5-0.5B shapes; "tiny": the same vocabulary with a 2-layer,
-// 64-wide body (fast tests). Throws Error(QWEN_ERR_INVALID_ARGUMENT) for other names.
+// 64-wide body (fast tests); "wide": 2 layers 256 wide (ffn 512), so that every matrix can
+// hold the 256-element K-quant and IQ blocks. Throws Error(QWEN_ERR_INVALID_ARGUMENT) for
+// other names.
 SynthSpec synth_spec(const std::string& shape);
 
 struct SynthTensor {

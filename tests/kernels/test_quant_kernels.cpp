@@ -534,6 +534,7 @@ TEST_CASE("repacked 16-row groups: the row-interleaved kernels equal ggml's arit
         check_type<BlockQ6_K, BlockQ8_K>(TensorType::Q6_K, cols, true);
         check_type<BlockQ3_K, BlockQ8_K>(TensorType::Q3_K, cols, true);
         check_type<BlockIQ4_XS, BlockQ8_K>(TensorType::IQ4_XS, cols, true);
+        check_type<BlockIQ3_S, BlockQ8_K>(TensorType::IQ3_S, cols, true);
     }
 }
 
@@ -550,7 +551,7 @@ TEST_CASE("a NaN or infinite weight scale propagates to its row only") {
                          TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S, TensorType::IQ3_XXS,
                          TensorType::IQ3_S})
         check_non_finite(t, 512);
-    for (TensorType t : {TensorType::Q3_K, TensorType::IQ4_XS}) check_non_finite(t, 512, true);
+    for (TensorType t : {TensorType::Q3_K, TensorType::IQ4_XS, TensorType::IQ3_S}) check_non_finite(t, 512, true);
     for (TensorType t : {TensorType::Q4_1, TensorType::Q5_1}) check_non_finite(t, 896, true);
     check_non_finite(TensorType::Q5_K, 512, true);
 }

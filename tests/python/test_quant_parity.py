@@ -287,3 +287,49 @@ def test_tiny_quantized_model_matches_llama_cpp(tiny_f32, ftype, expect):
     # 2.4e-2 (Q4_K_M) and 3.4e-2 (Q8_0) from the decoded weights.
     assert rel(ours, theirs) < 1e-5, f"{ftype}: rel {rel(ours, theirs):.2e} against llama.cpp's quantized path"
     assert rel(theirs, want) > 1e-3, f"{ftype}: llama.cpp no longer rounds its activations ({rel(theirs, want):.2e})"
+
+
+@pytest.fixture(scope="module")
+def wide_f32(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("quant_wide"))
+    gguf, _ = libqwen.synth(d, "wide", "f32", hf=False, seed=5)
+    return d, gguf
+
+
+# ggml type ids of the 256-element formats
+Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ2_XXS, IQ2_XS, IQ3_XXS, IQ3_S, IQ2_S, IQ4_XS = 10, 11, 12, 13, 14, 16, 17, 18, 21, 22, 23
+
+
+@pytest.mark.parametrize("ftype,extra,expect", [
+    ("q2_k", {}, {Q2_K, Q3_K}),
+    ("q3_k_m", {}, {Q3_K}),
+    ("q5_k_m", {}, {Q5_K, Q6_K}),
+    ("iq4_xs", {}, {IQ4_XS}),
+    ("iq3_xxs", {"imatrix_ones": True}, {IQ3_XXS}),
+    ("iq3_m", {}, {IQ3_S}),
+    ("iq2_xxs", {"imatrix_ones": True}, {IQ2_XXS}),
+    ("iq2_xs", {"imatrix_ones": True}, {IQ2_XS}),
+    ("iq2_m", {"imatrix_ones": True}, {IQ2_S}),
+])
+def test_wide_quantized_model_matches_llama_cpp(wide_f32, ftype, extra, expect):
+    """As the tiny test above, on the 256-wide synthetic model whose matrices hold the K-quant
+    and IQ blocks (896-wide rows cannot, so the full-size files use them only in ffn_down):
+    each of these formats is multiplied as ggml does (activations rounded to Q8_K codes,
+    integer sums, the sub-block scales applied in integers), so our logits follow llama.cpp's
+    quantized path, not the float product of its dequantized weights."""
+    d, src = wide_f32
+    dst = oracles.llama_quantize(src, os.path.join(d, f"wide-{ftype}.gguf"), ftype, **extra)
+    matrix_types = {t for n, t in gguf_tensor_types(dst).items() if "norm" not in n and not n.endswith(".bias")}
+    assert expect <= matrix_types, f"{ftype}: matrices in types {matrix_types}"
+    decoded = oracles.llama_quantize(dst, os.path.join(d, f"wide-{ftype}-as-f32.gguf"), "f32", allow_requantize=True)
+    prompt = oracles.llama_tokenize(dst, "<|im_start|>user\nQuantized weights, same answers?<|im_end|>\n",
+                                    special=True)
+    ours = libqwen.logits(dst, prompt, all=True, kv="f32")
+    theirs = oracles.llama_logits(dst, prompt, all=True, kv="f32", fa="off")
+    want = oracles.llama_logits(decoded, prompt, all=True, kv="f32", fa="off")
+    print(f"\n{ftype}: ours vs llama.cpp {rel(ours, theirs):.2e}, llama.cpp vs its decoded weights "
+          f"{rel(theirs, want):.2e}, types {sorted(matrix_types)}")
+    assert rel(ours, theirs) < 1e-5, f"{ftype}: rel {rel(ours, theirs):.2e} against llama.cpp's quantized path"
+    assert rel(theirs, want) > 1e-3, f"{ftype}: llama.cpp no longer rounds its activations ({rel(theirs, want):.2e})"
+    for f in (dst, decoded):
+        os.remove(f)

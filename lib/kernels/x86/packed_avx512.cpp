@@ -135,9 +135,9 @@ void tile(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, 
 // 32 code vectors per super-block, low nibbles step 2v and high nibbles step 2v + 1 (elements
 // 8v .. 8v+7); a sub-block k is vectors kVecs k .. kVecs (k + 1) - 1. Its sums start at the
 // code offset's correction (Q6_K and Q3_K: -32 times the activation's 16-element sum;
-// IQ4_XS: -128 times its 32-element sum), are multiplied by the rows' sub-block scales in
-// integers, and the super-block total is scaled by d * d_x in float, as ggml does; Q4_K
-// subtracts dmin * d_x * sum(m * activation sums) (vpdpwssd).
+// IQ4_XS and IQ3_S: -128 and -16 times its 32-element sum), are multiplied by the rows'
+// sub-block scales in integers, and the super-block total is scaled by d * d_x in float, as
+// ggml does; Q4_K subtracts dmin * d_x * sum(m * activation sums) (vpdpwssd).
 
 struct PQ4_K {
     static constexpr size_t kElems = 256, kBytes = 2496;
@@ -192,6 +192,18 @@ struct PIQ4_XS {
     }
     static int32_t start(const int16_t* bsums, int k) { return -128 * (bsums[2 * k] + bsums[2 * k + 1]); }
     static __m512i step(const uint8_t*, int, __m512i n) { return iq4_levels(n); }
+};
+
+// IQ3_S: codes q + 16 with bit 4 as Q5_K's, so each 32-element sub-block starts at -16 *
+// its activation sum; scales 2 ls + 1 per sub-block.
+struct PIQ3_S {
+    static constexpr size_t kElems = 256, kBytes = 2720;
+    static constexpr int kSubs = 8, kVecs = 4;
+    static constexpr bool kMins = false;
+    static const uint8_t* codes(const uint8_t* blk) { return blk + 160; }
+    static __m512i scales(const uint8_t* blk, int k) { return PIQ4_XS::scales(blk, k); }
+    static int32_t start(const int16_t* bsums, int k) { return -16 * (bsums[2 * k] + bsums[2 * k + 1]); }
+    static __m512i step(const uint8_t* codes, int s, __m512i n) { return PQ5_K::step(codes, s, n); }
 };
 
 template <class P, int T>
@@ -284,6 +296,7 @@ void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t
     case TensorType::Q6_K:
     case TensorType::Q3_K: groups<PQ6_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     case TensorType::IQ4_XS: groups<PIQ4_XS>(w, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::IQ3_S: groups<PIQ3_S>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     default: break;
     }
 }
