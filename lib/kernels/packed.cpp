@@ -179,11 +179,7 @@ void pack_q3_k(const uint8_t* const* blk, uint8_t* out) {
         BlockQ3_K b;
         std::memcpy(&b, blk[r], sizeof b);
         d[r] = b.d;
-        for (int j = 0; j < 16; ++j) {
-            const int low = j < 8 ? b.scales[j] & 15 : b.scales[j - 8] >> 4;
-            const int high = (b.scales[8 + j % 4] >> (2 * (j / 4))) & 3;
-            sc[r][j] = int8_t((low | high << 4) - 32);
-        }
+        for (int j = 0; j < 16; ++j) sc[r][j] = int8_t(scale_q3_k(j, b.scales) - 32);
         for (int e = 0; e < 256; ++e) {
             const int h = e / 128, s = (e % 128) / 32, l = e % 32;
             const int q = ((b.qs[32 * h + l] >> (2 * s)) & 3) - ((b.hmask[l] >> (4 * h + s)) & 1 ? 0 : 4);
@@ -204,7 +200,7 @@ void pack_iq4_xs(const uint8_t* const* blk, uint8_t* out) {
         std::memcpy(&b, blk[r], sizeof b);
         std::memcpy(out + 2 * r, &b.d, 2);
         for (int k = 0; k < 8; ++k)
-            sc[16 * k + r] = int8_t((((b.scales_l[k / 2] >> (4 * (k % 2))) & 15) | ((b.scales_h >> (2 * k)) & 3) << 4) - 32);
+            sc[16 * k + r] = int8_t(scale_iq4_xs(k, b.scales_l, b.scales_h) - 32);
         for (int e = 0; e < 256; ++e) {
             const uint8_t q = b.qs[16 * (e / 32) + e % 16];
             u[r][e] = (e % 32) < 16 ? q & 15 : q >> 4;

@@ -124,9 +124,7 @@ void decode(const BlockQ3_K& b, CodesK& c) {
     c.d = f16_to_f32(b.d);
     c.dmin = 0.0f;
     for (int j = 0; j < 16; ++j) {
-        const int low = j < 8 ? b.scales[j] & 15 : b.scales[j - 8] >> 4;
-        const int high = (b.scales[8 + j % 4] >> (2 * (j / 4))) & 3;
-        c.sc[j] = int16_t((low | high << 4) - 32);
+        c.sc[j] = int16_t(scale_q3_k(j, b.scales) - 32);
         c.mn[j] = 0;
     }
     for (int h = 0; h < 2; ++h)
@@ -143,8 +141,7 @@ void decode(const BlockIQ4_XS& b, CodesK& c) {
     c.d = f16_to_f32(b.d);
     c.dmin = 0.0f;
     for (int ib = 0; ib < 8; ++ib) {
-        const int ls = ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | ((b.scales_h >> (2 * ib)) & 3) << 4;
-        c.sc[2 * ib] = c.sc[2 * ib + 1] = int16_t(ls - 32);
+        c.sc[2 * ib] = c.sc[2 * ib + 1] = int16_t(scale_iq4_xs(ib, b.scales_l, b.scales_h) - 32);
         c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
         for (int j = 0; j < 16; ++j) {
             c.q[32 * ib + j] = kIq4nlValues[b.qs[16 * ib + j] & 15];

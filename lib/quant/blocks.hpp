@@ -218,6 +218,20 @@ inline void scale_min_k4(int j, const uint8_t* s, uint8_t& sc, uint8_t& m) {
     }
 }
 
+// The 6-bit scale of sub-block j (0..15) of a Q3_K block, offset by 32 (the value is the
+// scale - 32): low nibbles of bytes 0..7, then their high nibbles, with the top 2 bits in
+// bytes 8..11.
+inline int scale_q3_k(int j, const uint8_t* s) {
+    const int low = j < 8 ? s[j] & 15 : s[j - 8] >> 4;
+    return low | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
+}
+
+// The 6-bit scale of sub-block k (0..7) of an IQ4_XS block, offset by 32: a nibble of
+// scales_l and two bits of scales_h.
+inline int scale_iq4_xs(int k, const uint8_t* scales_l, uint16_t scales_h) {
+    return ((scales_l[k / 2] >> (4 * (k % 2))) & 15) | ((scales_h >> (2 * k)) & 3) << 4;
+}
+
 // Calls f(std::type_identity<Block>{}) with the block struct of `type` and returns true, or
 // returns false for a type without one (dense and integer types, IQ1_S, IQ1_M): the one
 // place that maps type ids to layouts.

@@ -108,26 +108,15 @@ void block(const BlockQ2_K& b, float* y) {
     }
 }
 
-// The sixteen 6-bit Q3_K scales, unpacked.
-void q3k_scales(const uint8_t* s, int out[16]) {
-    for (int j = 0; j < 16; ++j) {
-        const int low = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-        const int high = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-        out[j] = low | (high << 4);
-    }
-}
-
 void block(const BlockQ3_K& b, float* y) {
     const float d = h(b.d);
-    int scales[16];
-    q3k_scales(b.scales, scales);
     size_t is = 0;
     uint8_t mask = 1;
     for (size_t half = 0; half < 2; ++half) {
         const uint8_t* q = b.qs + 32 * half;
         for (int shift = 0; shift < 8; shift += 2, mask = uint8_t(mask << 1)) {
             for (size_t part = 0; part < 2; ++part) {
-                const float dl = d * float(scales[is++] - 32);
+                const float dl = d * float(scale_q3_k(int(is++), b.scales) - 32);
                 for (size_t l = 16 * part; l < 16 * part + 16; ++l) {
                     const int code = crumb(q, l, shift) - ((b.hmask[l] & mask) ? 0 : 4);
                     *y++ = dl * float(code);
@@ -189,7 +178,7 @@ void block(const BlockQ8_K& b, float* y) {
 void block(const BlockIQ4_XS& b, float* y) {
     const float d = h(b.d);
     for (size_t ib = 0; ib < kQK_K / 32; ++ib, y += 32) {
-        const int ls = ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b.scales_h >> (2 * ib)) & 3) << 4);
+        const int ls = scale_iq4_xs(int(ib), b.scales_l, b.scales_h);
         const float dl = d * float(ls - 32);
         const uint8_t* qs = b.qs + 16 * ib;
         for (size_t j = 0; j < 16; ++j) {

@@ -240,11 +240,7 @@ struct WQ3_K {
     };
     static Head head(const uint8_t* b) {
         Head h{f16(b + offsetof(BlockQ3_K, d)), 0.0f, {}};
-        const uint8_t* s = b + offsetof(BlockQ3_K, scales);
-        for (int j = 0; j < 16; ++j) {
-            const int low = j < 8 ? s[j] & 15 : s[j - 8] >> 4, high = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-            h.sc[j] = int8_t((low | high << 4) - 32);
-        }
+        for (int j = 0; j < 16; ++j) h.sc[j] = int8_t(scale_q3_k(j, b + offsetof(BlockQ3_K, scales)) - 32);
         return h;
     }
     static __m256i chunk(const uint8_t* b, int k) {
@@ -273,8 +269,7 @@ struct WIQ4_XS {
         Head h{f16(b + offsetof(BlockIQ4_XS, d)), 0.0f, {}};
         uint16_t sh;
         std::memcpy(&sh, b + offsetof(BlockIQ4_XS, scales_h), 2);
-        const uint8_t* sl = b + offsetof(BlockIQ4_XS, scales_l);
-        for (int k = 0; k < 8; ++k) h.sc[k] = int16_t((((sl[k / 2] >> (4 * (k % 2))) & 15) | ((sh >> (2 * k)) & 3) << 4) - 32);
+        for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(scale_iq4_xs(k, b + offsetof(BlockIQ4_XS, scales_l), sh) - 32);
         return h;
     }
     static __m256i chunk(const uint8_t* b, int k) {
