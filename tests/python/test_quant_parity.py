@@ -267,6 +267,26 @@ def rel(ours: np.ndarray, theirs: np.ndarray) -> float:
 Q8_0, Q5_0 = 8, 6
 
 
+def quantized_logits(d: str, src: str, tag: str, ftype: str, extra: dict):
+    """src quantized by llama.cpp to `ftype` (oracles.llama_quantize options `extra`), and the
+    logits of a short chat prompt, teacher-forced, from us and llama.cpp on that file and from
+    llama.cpp on its weights decoded to F32: (the file's matrix type ids, prompt, ours, theirs,
+    want). The two files are removed after."""
+    dst = oracles.llama_quantize(src, os.path.join(d, f"{tag}-{ftype}.gguf"), ftype, **extra)
+    decoded = oracles.llama_quantize(dst, os.path.join(d, f"{tag}-{ftype}-as-f32.gguf"), "f32", allow_requantize=True)
+    try:
+        matrix_types = {t for n, t in gguf_tensor_types(dst).items() if "norm" not in n and not n.endswith(".bias")}
+        prompt = oracles.llama_tokenize(dst, "<|im_start|>user\nQuantized weights, same answers?<|im_end|>\n",
+                                        special=True)
+        ours = libqwen.logits(dst, prompt, all=True, kv="f32")
+        theirs = oracles.llama_logits(dst, prompt, all=True, kv="f32", fa="off")
+        want = oracles.llama_logits(decoded, prompt, all=True, kv="f32", fa="off")
+    finally:
+        for f in (dst, decoded):
+            os.remove(f)
+    return matrix_types, prompt, ours, theirs, want
+
+
 @pytest.mark.parametrize("ftype,expect", [("q8_0", {Q8_0}), ("q4_k_m", {Q5_0, Q8_0})])
 def test_tiny_quantized_model_matches_llama_cpp(tiny_f32, ftype, expect):
     """llama.cpp quantizes the tiny synthetic model and runs it; both of us multiply these
@@ -274,15 +294,8 @@ def test_tiny_quantized_model_matches_llama_cpp(tiny_f32, ftype, expect):
     logits must follow llama.cpp's quantized path, far closer than either comes to the float
     product on the dequantized weights (llama_model_quantize to F32), ~3e-2 away."""
     d, src = tiny_f32
-    dst = oracles.llama_quantize(src, os.path.join(d, f"tiny-{ftype}.gguf"), ftype)
-    matrix_types = {t for n, t in gguf_tensor_types(dst).items() if "norm" not in n and not n.endswith(".bias")}
+    matrix_types, prompt, ours, theirs, want = quantized_logits(d, src, "tiny", ftype, {})
     assert expect <= matrix_types, f"{ftype}: matrices in types {matrix_types}"
-    decoded = oracles.llama_quantize(dst, os.path.join(d, f"tiny-{ftype}-as-f32.gguf"), "f32", allow_requantize=True)
-    prompt = oracles.llama_tokenize(dst, "<|im_start|>user\nQuantized weights, same answers?<|im_end|>\n",
-                                    special=True)
-    ours = libqwen.logits(dst, prompt, all=True, kv="f32")
-    theirs = oracles.llama_logits(dst, prompt, all=True, kv="f32", fa="off")
-    want = oracles.llama_logits(decoded, prompt, all=True, kv="f32", fa="off")
     # Measured: 0 (bit-identical) on the AVX-512 path, ~1e-7 on the portable one, against
     # 2.4e-2 (Q4_K_M) and 3.4e-2 (Q8_0) from the decoded weights.
     assert rel(ours, theirs) < 1e-5, f"{ftype}: rel {rel(ours, theirs):.2e} against llama.cpp's quantized path"
@@ -328,15 +341,8 @@ def test_wide_quantized_model_matches_llama_cpp(wide_f32, ftype, extra, expect):
     first position agrees to float rounding (every position goes through every weight, so a
     wrong kernel fails there already), and no position is as far as the float product."""
     d, src = wide_f32
-    dst = oracles.llama_quantize(src, os.path.join(d, f"wide-{ftype}.gguf"), ftype, **extra)
-    matrix_types = {t for n, t in gguf_tensor_types(dst).items() if "norm" not in n and not n.endswith(".bias")}
+    matrix_types, prompt, ours, theirs, want = quantized_logits(d, src, "wide", ftype, extra)
     assert expect <= matrix_types, f"{ftype}: matrices in types {matrix_types}"
-    decoded = oracles.llama_quantize(dst, os.path.join(d, f"wide-{ftype}-as-f32.gguf"), "f32", allow_requantize=True)
-    prompt = oracles.llama_tokenize(dst, "<|im_start|>user\nQuantized weights, same answers?<|im_end|>\n",
-                                    special=True)
-    ours = libqwen.logits(dst, prompt, all=True, kv="f32")
-    theirs = oracles.llama_logits(dst, prompt, all=True, kv="f32", fa="off")
-    want = oracles.llama_logits(decoded, prompt, all=True, kv="f32", fa="off")
     per_position = np.max(np.abs(ours.astype(np.float64) - theirs), axis=1) / np.max(np.abs(theirs))
     exact = int(np.sum(per_position < 1e-5))
     print(f"\n{ftype}: ours vs llama.cpp {rel(ours, theirs):.2e} ({exact}/{len(prompt)} positions < 1e-5), "
@@ -344,5 +350,3 @@ def test_wide_quantized_model_matches_llama_cpp(wide_f32, ftype, extra, expect):
     assert per_position[0] < 1e-5, f"{ftype}: the first position is {per_position[0]:.2e} from llama.cpp's"
     assert rel(ours, theirs) < rel(theirs, want), f"{ftype}: rel {rel(ours, theirs):.2e} against llama.cpp's quantized path"
     assert rel(theirs, want) > 1e-3, f"{ftype}: llama.cpp no longer rounds its activations ({rel(theirs, want):.2e})"
-    for f in (dst, decoded):
-        os.remove(f)
