@@ -130,7 +130,11 @@ void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const fl
     const kernels::KernelTable& kt = kernels::kernel_table();
     const bool simd = D % kt.lanes == 0 && D <= 256 && group <= 16;
     const long items = long(total_rows(seqs, n_seqs)) * s.n_head_kv;
-#pragma omp for schedule(static) nowait
+    // Items go round-robin: a prompt's later tokens attend to more keys (causal), so equal
+    // contiguous shares would leave the first thread idle for most of the step; dealt one by
+    // one, every thread gets early and late tokens alike (with 2 KV heads and 2 threads, one
+    // head each, exactly equal work).
+#pragma omp for schedule(static, 1) nowait
     for (long it = 0; it < items; ++it) {
         const uint32_t t = uint32_t(it / s.n_head_kv), g = uint32_t(it % s.n_head_kv);
         const Sequence& sq = sequence_of(seqs, n_seqs, t);

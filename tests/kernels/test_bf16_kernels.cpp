@@ -143,7 +143,7 @@ TEST_CASE("f32_to_bf16 and the kernel's activation rounding are ggml's, bit for 
 }
 
 TEST_CASE("BF16 products equal a double sum of the path's terms, every tile and token count") {
-    const size_t rows = 37;  // 4 decode tiles of 8, then a 4-row tile and single rows
+    const size_t rows = 37;  // 9 tiles of 4 rows and a single row (decode: one row at a time)
     for (size_t cols : {896, 4864}) {
         INFO("cols " << cols);
         const bool dp = bf16_kernel(cols);
@@ -180,7 +180,7 @@ TEST_CASE("BF16 products equal a double sum of the path's terms, every tile and 
 }
 
 TEST_CASE("BF16 products with Inf, NaN, subnormal, -0 and huge weights and activations") {
-    const size_t rows = 9, cols = 64, n_tok = 9;  // an 8-row decode tile plus a single row
+    const size_t rows = 9, cols = 64, n_tok = 9;  // 2 tiles of 4 rows plus a single row
     const bool dp = bf16_kernel(cols);
     std::mt19937_64 gen(11);
     std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -214,7 +214,7 @@ TEST_CASE("BF16 products with Inf, NaN, subnormal, -0 and huge weights and activ
     set_tok(8, [](size_t c) { return c == 3 ? -INFINITY : 1.0f; });
 
     const Matrix m{TensorType::BF16, reinterpret_cast<const uint8_t*>(w.data()), rows, cols, cols * 2};
-    for (size_t nt : {size_t(1), n_tok}) {  // decode tiles, then the 4 x 4 tiles
+    for (size_t nt : {size_t(1), n_tok}) {  // decode (one row at a time), then the 4 x 4 tiles
         std::vector<float> y(nt * rows, 0.5f);
         matmul(m, x.data(), cols, nt, y.data(), rows);
         for (size_t t = 0; t < nt; ++t)

@@ -50,8 +50,6 @@ static void tile(const uint8_t* w, size_t row_bytes, size_t cols, const uint16_t
         __m512bh xv[T];
         for (int t = 0; t < T; ++t) xv[t] = (__m512bh)_mm512_loadu_si512(x + t * ldx + c);
         for (int r = 0; r < R; ++r) {
-            // Decode streams R rows at once, more than the hardware prefetchers follow well.
-            if constexpr (T == 1) __builtin_prefetch(w + r * row_bytes + 2 * c + 1024);
             const __m512bh wv = (__m512bh)_mm512_loadu_si512(w + r * row_bytes + 2 * c);
             for (int t = 0; t < T; ++t) acc[t * R + r] = _mm512_dpbf16_ps(acc[t * R + r], wv, xv[t]);
         }
@@ -76,7 +74,8 @@ static void tile_rows(const uint8_t* w, size_t row_bytes, size_t cols, const uin
 }
 
 // As dense_impl.hpp's dense_rows: tokens in blocks of 64 (64 x 4864 bf16 = 608 KiB stays in
-// L2 while the rows pass over it), 4 x 4 tiles, and for decode 8 rows in flight.
+// L2 while the rows pass over it), 4 x 4 tiles, and for decode one row after the other (one
+// sequential stream per thread, see dense_impl.hpp).
 void bf16_matmul_rows(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1, const uint16_t* x,
                       size_t ldx, size_t n_tok, float* y, size_t ldy) {
     constexpr size_t kTokenBlock = 64;
@@ -85,9 +84,7 @@ void bf16_matmul_rows(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0
         const uint16_t* xb = x + t0 * ldx;
         float* yb = y + t0 * ldy;
         size_t r = r0;
-        if (nt == 1)  // decode: memory-bound
-            for (; r + 8 <= r1; r += 8) tile<8, 1>(w + r * row_bytes, row_bytes, cols, xb, ldx, yb + r, ldy);
-        for (; r + 4 <= r1; r += 4) tile_rows<4>(w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
+        for (; nt > 1 && r + 4 <= r1; r += 4) tile_rows<4>(w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
         for (; r < r1; ++r) tile_rows<1>(w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
     }
 }
