@@ -274,7 +274,8 @@ void tile_t(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y
         for (int k = 0; k < 16; ++k) {
             __m512i sum[T];
             for (int t = 0; t < T; ++t) sum[t] = _mm512_set1_epi32(-64 * bsums[t][k]);
-            for (int s = 4 * k; s < 4 * k + 4; ++s) {
+            for (int i = 0; i < 4; ++i) {  // a constant count: unrolled, the sums stay in registers
+                const int s = 4 * k + i;
                 const __m512i codes = _mm512_loadu_si512(blk + L.codes + 64 * s);
                 for (int t = 0; t < T; ++t)
                     sum[t] = _mm512_dpbusd_epi32(sum[t], codes, broadcast4(x.q + (t0 + t) * x.cols + b * 256 + 4 * s));
