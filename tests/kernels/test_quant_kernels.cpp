@@ -7,6 +7,7 @@
 
 #include "core/aligned_buffer.hpp"
 #include "core/half.hpp"
+#include "core/team.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/matmul.hpp"
 #include "kernels/packed.hpp"
@@ -654,4 +655,40 @@ TEST_CASE("low-bit formats, many tokens: the transient 8-bit layout equals ggml'
         check_type<BlockQ2_K, BlockQ8_K>(TensorType::Q2_K, cols, false, {8, 9, 17, 64});
     }
     for (TensorType t : kTransientTypes) check_non_finite(t, 512, false, 9);
+}
+
+// In a forward pass, gate and up (here an IQ2_XS matrix of 37 rows, a Q2_K one and a packed
+// Q4_K one, where this path packs) share one quantized input and one list of 16-row groups
+// over the team; the 5 rows after IQ2_XS's last group go to the last thread. Each row must
+// come out as a single-threaded matmul() gives it.
+TEST_CASE("a team splits transient and packed matrices' groups as one list, rows after the last group too") {
+    const size_t cols = 512;
+    const auto w1 = weights(TensorType::IQ2_XS, 37, cols, 11), w2 = weights(TensorType::Q2_K, 48, cols, 12),
+               w3 = weights(TensorType::Q4_K, 48, cols, 13);
+    const Matrix a{TensorType::IQ2_XS, w1.data(), 37, cols, *tensor_row_bytes(TensorType::IQ2_XS, cols)};
+    const Matrix b{TensorType::Q2_K, w2.data(), 48, cols, *tensor_row_bytes(TensorType::Q2_K, cols)};
+    Matrix c{TensorType::Q4_K, w3.data(), 48, cols, *tensor_row_bytes(TensorType::Q4_K, cols)};
+    AlignedBuffer<uint8_t> storage;
+    pack_for_path(c, storage);
+    for (size_t n_tok : {3, 9, 20}) {
+        INFO("n_tok " << n_tok);
+        const auto x = activations(n_tok, cols, 40 + n_tok);
+        std::vector<float> want_a(n_tok * 37), want_b(n_tok * 48), want_c(n_tok * 48);
+        matmul(a, x.data(), cols, n_tok, want_a.data(), 37);
+        matmul(b, x.data(), cols, n_tok, want_b.data(), 48);
+        matmul(c, x.data(), cols, n_tok, want_c.data(), 48);
+        std::vector<float> ya(n_tok * 37, -1.0f), yb(n_tok * 48, -1.0f), yc(n_tok * 48, -1.0f),
+            alone(n_tok * 37, -1.0f);
+        TeamBarrier barrier;
+#pragma omp parallel num_threads(3)
+        {
+            TeamScope scope(barrier);
+            matmul_same_input({{&a, ya.data(), 37}, {&b, yb.data(), 48}, {&c, yc.data(), 48}}, x.data(), cols, n_tok);
+            matmul(a, x.data(), cols, n_tok, alone.data(), 37);
+        }
+        CHECK(ya == want_a);
+        CHECK(yb == want_b);
+        CHECK(yc == want_c);
+        CHECK(alone == want_a);
+    }
 }
