@@ -13,13 +13,14 @@ const KernelTable& kernel_table() {
         case Isa::Avx512: {
             // The AVX-512 integer dot products are VNNI's vpdpbusd; a CPU with AVX-512 but no
             // VNNI (Skylake-X) keeps AVX2's maddubs kernels, which compute the same sums.
-            // The packed kernels are VNNI only. BF16 weights use vdpbf16ps where the CPU has
+            // The packed and transient kernels are VNNI only. BF16 weights use vdpbf16ps where the CPU has
             // AVX512_BF16 (Zen 4, Sapphire Rapids), else they are widened to float.
-            KernelTable t{"avx512", 16, avx512::dense_matmul_rows, avx2::quant_matmul_rows, nullptr, avx512::attend,
-                          nullptr, nullptr, avx512::quantize_act_row};
+            KernelTable t{"avx512", 16, avx512::dense_matmul_rows, avx2::quant_matmul_rows, nullptr, nullptr,
+                          avx512::attend, nullptr, nullptr, avx512::quantize_act_row};
             if (cpu_features().avx512vnni) {
                 t.quant_rows = avx512::quant_matmul_rows;
                 t.packed_rows = avx512::packed_matmul_groups;
+                t.transient_rows = avx512::transient_matmul_groups;
             }
             if (cpu_features().avx512bf16) {
                 t.round_bf16 = avx512bf16::round_bf16;
@@ -28,22 +29,22 @@ const KernelTable& kernel_table() {
             return t;
         }
         case Isa::Avx2:
-            return {"avx2", 8, avx2::dense_matmul_rows, avx2::quant_matmul_rows, nullptr, avx2::attend, nullptr,
-                    nullptr, avx2::quantize_act_row};
+            return {"avx2", 8, avx2::dense_matmul_rows, avx2::quant_matmul_rows, nullptr, nullptr, avx2::attend,
+                    nullptr, nullptr, avx2::quantize_act_row};
 #endif
 #if defined(__aarch64__)
         case Isa::Neon:
             // The integer kernels are sdot (ARMv8.2 dotprod, e.g. Cortex-A55/A76 and later); an
             // ARMv8.0 CPU (Cortex-A53/A72) keeps the portable ones, which compute the same sums.
             if (cpu_features().asimddp)
-                return {"neon+dotprod", 4, neon::dense_matmul_rows, neon::quant_matmul_rows, nullptr, neon::attend,
-                        nullptr, nullptr, neon::quantize_act_row};
-            return {"neon", 4, neon::dense_matmul_rows, generic::quant_matmul_rows, nullptr, neon::attend, nullptr,
-                    nullptr, neon::quantize_act_row};
+                return {"neon+dotprod", 4, neon::dense_matmul_rows, neon::quant_matmul_rows, nullptr, nullptr,
+                        neon::attend, nullptr, nullptr, neon::quantize_act_row};
+            return {"neon", 4, neon::dense_matmul_rows, generic::quant_matmul_rows, nullptr, nullptr, neon::attend,
+                    nullptr, nullptr, neon::quantize_act_row};
 #endif
         default:
             return {"generic", xsimd::batch<float>::size, generic::dense_matmul_rows, generic::quant_matmul_rows,
-                    nullptr, generic::attend, nullptr, nullptr, generic::quantize_act_row};
+                    nullptr, nullptr, generic::attend, nullptr, nullptr, generic::quantize_act_row};
         }
     }();
     return table;

@@ -38,6 +38,12 @@ using QuantRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes
 using PackedRowsFn = void (*)(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1,
                               const QuantActs& x, size_t n_tok, float* y, size_t ldy);
 
+// Row groups [g0, g1) of GGUF rows (row_bytes apart, `cols` columns) of a type with a
+// transient layout (kernels/packed.hpp), each group decoded once into a per-thread scratch,
+// times the first n_tok tokens of x (quantized to Q8_K): y[t * ldy + r] for 16 g0 <= r < 16 g1.
+using TransientRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes, size_t cols, size_t g0,
+                                 size_t g1, const QuantActs& x, size_t n_tok, float* y, size_t ldy);
+
 // The activation format of the integer-dot kernel for weights of `type`, or TensorType::F32
 // if there is none (the caller then decodes the rows to float).
 TensorType quant_act_type(TensorType type);
@@ -88,6 +94,8 @@ namespace avx512 {
 QWEN_KERNEL_ENTRY_POINTS
 void packed_matmul_groups(TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, size_t, float*,
                           size_t);
+void transient_matmul_groups(TensorType, const uint8_t*, size_t, size_t, size_t, size_t, const QuantActs&, size_t,
+                             float*, size_t);
 }
 // x86/bf16_avx512.cpp, built with AVX512_BF16 and taken only on CPUs that have it.
 namespace avx512bf16 {
@@ -109,6 +117,8 @@ struct KernelTable {
     DenseRowsFn dense_rows;
     QuantRowsFn quant_rows;
     PackedRowsFn packed_rows;  // null: this CPU has no packed kernels, so nothing is packed
+    // Null where packed_rows is; matmul() takes it for many tokens (matmul.cpp).
+    TransientRowsFn transient_rows;
     AttendFn attend;  // for head_dim a multiple of `lanes`, at most 256, and groups of <= 16 heads
     // Both null unless the CPU has AVX512_BF16: BF16 weights then take dense_rows (widened to float).
     RoundBf16Fn round_bf16;

@@ -209,9 +209,29 @@ TensorType act_type(const Matrix& w) {
     return w.packed ? kernels::packed_act_type(w.type) : kernels::quant_act_type(w.type);
 }
 
-// Packed matrices sharing one quantized input: their 16-row groups, taken as one list, in
-// equal contiguous shares per thread (each thread streams one range), then a barrier.
-void packed_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& xq, size_t n_tok) {
+// From this many tokens on, a low-bit matrix (no packed copy, a transient layout on this CPU)
+// is decoded per 16-row group into the 8-bit layout and multiplied there. The stored-row
+// kernels decode every weight again for each tile of 4 tokens (x86/quant_impl.hpp's kToks),
+// the transient path once per call at about the same cost per code (one grid look-up per 8),
+// and its products are vpdpbusd over 16 rows with no horizontal sums: from 8 tokens on it
+// does at most half their decoding and less of the rest. Below that (decode is 1 token) the
+// rows stay as stored, where the scratch's extra write and read would not pay.
+constexpr size_t kTransientMinTokens = 8;
+
+bool takes_transient(const Matrix& w, const kernels::KernelTable& k, size_t n_tok) {
+    return !w.packed && k.transient_rows && n_tok >= kTransientMinTokens && kernels::transient_packable(w.type, w.cols);
+}
+
+// Whether w goes through the 16-row group kernels: packed at load, or transient.
+bool takes_groups(const Matrix& w, const kernels::KernelTable& k, size_t n_tok) {
+    return w.packed || takes_transient(w, k, n_tok);
+}
+
+// Matrices sharing one quantized input, each packed or transient: their 16-row groups, taken
+// as one list, in equal contiguous shares per thread (each thread streams one range), then a
+// barrier. Rows after the last whole group (transient matrices only; Qwen2.5's have none)
+// take the stored-row kernel on the last thread.
+void group_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& xq, size_t n_tok) {
     const kernels::KernelTable& k = kernels::kernel_table();
     size_t total = 0;
     for (size_t i = 0; i < n; ++i) total += outs[i].w->rows / kernels::kPackRows;
@@ -222,8 +242,15 @@ void packed_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& x
         const Matrix& w = *outs[i].w;
         const size_t groups = w.rows / kernels::kPackRows;
         const size_t g0 = std::max(mine0, first) - first, g1 = std::min(mine1, first + groups) - first;
-        if (mine0 < first + groups && mine1 > first)
-            k.packed_rows(w.type, w.packed, w.cols, g0, g1, xq, n_tok, outs[i].y, outs[i].ldy);
+        if (mine0 < first + groups && mine1 > first) {
+            if (w.packed)
+                k.packed_rows(w.type, w.packed, w.cols, g0, g1, xq, n_tok, outs[i].y, outs[i].ldy);
+            else
+                k.transient_rows(w.type, w.data, w.row_bytes, w.cols, g0, g1, xq, n_tok, outs[i].y, outs[i].ldy);
+        }
+        if (tid + 1 == nth && groups * kernels::kPackRows < w.rows)
+            k.quant_rows(w.type, w.data, w.row_bytes, groups * kernels::kPackRows, w.rows, xq, n_tok, outs[i].y,
+                         outs[i].ldy);
         first += groups;
     }
     team_barrier();
@@ -244,9 +271,9 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
     const TensorType act = act_type(w);
     const kernels::QuantActs xq = act != TensorType::F32 ? quantize_acts(act, x, ldx, n_tok, w.cols)
                                                          : kernels::QuantActs{};
-    if (w.packed) {
+    if (takes_groups(w, k, n_tok)) {
         const MatmulOut out{&w, y, ldy};
-        packed_outputs(&out, 1, xq, n_tok);
+        group_outputs(&out, 1, xq, n_tok);
         return;
     }
 #pragma omp for schedule(static) nowait
@@ -273,12 +300,13 @@ void matmul_same_input(std::initializer_list<MatmulOut> outs, const float* x, si
     }
     const TensorType act = act_type(w0);
     bool shared = true;
-    for (const MatmulOut& o : outs) shared &= o.w->packed && o.w->cols == w0.cols && act_type(*o.w) == act;
+    for (const MatmulOut& o : outs)
+        shared &= takes_groups(*o.w, k, n_tok) && o.w->cols == w0.cols && act_type(*o.w) == act;
     if (!shared) {
         for (const MatmulOut& o : outs) matmul(*o.w, x, ldx, n_tok, o.y, o.ldy);
         return;
     }
-    packed_outputs(outs.begin(), outs.size(), quantize_acts(act, x, ldx, n_tok, w0.cols), n_tok);
+    group_outputs(outs.begin(), outs.size(), quantize_acts(act, x, ldx, n_tok, w0.cols), n_tok);
 }
 
 void dequantize_row(const Matrix& w, size_t r, float* out) {

@@ -20,6 +20,9 @@
 // CPU's kernels may multiply much faster; the sums are the same integers, scaled and added
 // in a different float order (Q4_1, Q5_1 and Q5_K, which have no kernel on the stored rows,
 // thus go from float products to ggml's integer ones).
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and Q2_K matrices are not repacked, but on those CPUs a
+// call with at least 8 tokens decodes each 16-row group once into the same kind of layout,
+// in per-thread scratch (kernels/packed.hpp, "transient"): the same integers again.
 //
 // Threading: matmul() shares its rows among the threads of the enclosing OpenMP parallel
 // region (an orphaned `omp for`), so the forward pass opens one parallel region for a

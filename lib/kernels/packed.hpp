@@ -36,6 +36,20 @@
 //         (its signed grid magnitudes, in [1, 31]), then 64 masks of bit 4         2720 bytes
 // (Q6_K exactly its file bytes, Q4_K, Q5_K and IQ4_XS 8%, 7% and 1.5% more for the widened
 // scales and mins, Q3_K 91% more for the Q6_K layout, IQ3_S 55% more for codes without grid.)
+//
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and Q2_K are not packed at load: their magnitudes are grid
+// look-ups (or 2-bit fields), so a lasting copy of their codes would be about 3.7 times their
+// bytes, against decode's bandwidth and the RSS. A multi-token matmul instead decodes each
+// 16-row group once per call into a per-thread scratch ("transient" layout, transient_pack())
+// and multiplies all tokens there (KernelTable::transient_rows). A super-block of it is
+//   d: 16 f32, the rows' scales with ggml's final power of two folded in (IQ2_*: x 1/8,
+//      IQ3_XXS: x 1/4; exact, so the float result is ggml's)                          64 bytes
+//   Q2_K: dmin (16 f32)                                                               64 bytes
+//   sc[k][r]: the int8 scale of 16-element sub-block k of row r (IQ: 2 ls + 1, repeated
+//      for both halves where the format has one per 32; Q2_K: sc & 15)    16 x 16 = 256 bytes
+//   Q2_K: the mins as Q4_K's int16 pairs, vector j lane r = (m[2j][r], m[2j+1][r])   8 x 64
+//   64 step vectors of the unsigned codes u = q + 64 (every q is in [-62, 62])     4096 bytes
+// 4416 bytes, Q2_K 4992; offsets in kTransientIq / kTransientQ2K.
 #pragma once
 
 #include "format/tensor_type.hpp"
@@ -62,5 +76,25 @@ size_t packed_matrix_bytes(TensorType type, size_t rows, size_t cols);
 // the whole packed matrix (its bytes for those groups are written, nothing else).
 void pack_groups(TensorType type, const uint8_t* src, size_t row_bytes, size_t cols, size_t g0, size_t g1,
                  uint8_t* dst);
+
+// Byte offsets in a transient super-block (mins: 0 if none).
+struct TransientLayout {
+    size_t sc, mins, codes, bytes;
+};
+inline constexpr TransientLayout kTransientIq{64, 0, 320, 4416}, kTransientQ2K{128, 384, 896, 4992};
+
+// True if transient_pack() has a layout for this type and `cols` (whole super-blocks).
+bool transient_packable(TensorType type, size_t cols);
+
+// Bytes of one transient super-block of `type` (16 rows), 0 if it has no transient layout.
+size_t transient_block_bytes(TensorType type);
+
+// Decodes the 16 GGUF rows at src (row_bytes apart, `cols` columns) into dst, which holds
+// cols / 256 transient super-blocks.
+void transient_pack(TensorType type, const uint8_t* src, size_t row_bytes, size_t cols, uint8_t* dst);
+
+// This thread's scratch for transient_pack(): at least `bytes`, 64-byte aligned, kept across
+// calls (here rather than in the ISA kernels, which may not instantiate shared templates).
+uint8_t* transient_scratch(size_t bytes);
 
 }  // namespace qwen::kernels

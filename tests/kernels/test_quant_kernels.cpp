@@ -7,6 +7,7 @@
 
 #include "core/aligned_buffer.hpp"
 #include "core/half.hpp"
+#include "core/team.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/matmul.hpp"
 #include "kernels/packed.hpp"
@@ -20,6 +21,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <string>
@@ -378,7 +380,8 @@ bool pack_for_path(Matrix& m, AlignedBuffer<uint8_t>& storage) {
 // Rows as stored (37: not a multiple of the 16-row chunk or of any tile) or, with `packed`,
 // 48 rows repacked into three 16-row groups.
 template <class B, class A>
-void check_type(TensorType type, size_t cols, bool packed = false) {
+void check_type(TensorType type, size_t cols, bool packed = false,
+                std::initializer_list<size_t> token_counts = {1, 3, 8, 15, 17}) {
     const TensorType act = sizeof(A::qs) == 32 ? TensorType::Q8_0 : TensorType::Q8_K;
     REQUIRE((packed ? kernels::packed_act_type(type) : kernels::quant_act_type(type)) == act);
     const size_t rows = packed ? 48 : 37;
@@ -388,7 +391,7 @@ void check_type(TensorType type, size_t cols, bool packed = false) {
     if (packed && !pack_for_path(m, storage)) return;
     std::vector<float> deq(rows * cols);
     for (size_t r = 0; r < rows; ++r) dequantize_row(m, r, deq.data() + r * cols);
-    for (size_t n_tok : {1, 3, 8, 15, 17}) {
+    for (size_t n_tok : token_counts) {
         INFO("n_tok " << n_tok);
         const auto x = activations(n_tok, cols, n_tok);
         std::vector<float> y(n_tok * rows, -1.0f);
@@ -421,8 +424,8 @@ void check_type(TensorType type, size_t cols, bool packed = false) {
 
 // A row whose first block has a NaN or infinite scale gives a non-finite result for every
 // token and leaves the other rows as they were.
-void check_non_finite(TensorType type, size_t cols, bool packed = false) {
-    const size_t rows = packed ? 32 : 9, n_tok = 5;
+void check_non_finite(TensorType type, size_t cols, bool packed = false, size_t n_tok = 5) {
+    const size_t rows = packed ? 32 : n_tok >= 8 ? 37 : 9;
     auto w = weights(type, rows, cols, 7);
     Matrix m{type, w.data(), rows, cols, *tensor_row_bytes(type, cols)};
     AlignedBuffer<uint8_t> storage, poisoned_storage;
@@ -447,6 +450,70 @@ void check_non_finite(TensorType type, size_t cols, bool packed = false) {
                     CHECK(after[t * rows + r] == before[t * rows + r]);
                 }
             }
+    }
+}
+
+// The low-bit formats without a packed copy, which a multi-token matmul decodes per 16-row
+// group into the transient 8-bit layout (kernels/packed.hpp) on paths that have its kernel.
+const TensorType kTransientTypes[] = {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S,
+                                      TensorType::IQ3_XXS, TensorType::Q2_K};
+
+// Tokens quantized to Q8_K by the reference quantizer, unpacked into QuantActs' layout.
+struct Q8KActs {
+    std::vector<int8_t> q;
+    std::vector<float> d;
+    std::vector<int16_t> bsums;
+    Q8KActs(const std::vector<float>& x, size_t n_tok, size_t cols)
+        : q(n_tok * cols), d(n_tok * cols / kQK_K), bsums(n_tok * cols / 16) {
+        const size_t nb = cols / kQK_K;
+        std::vector<uint8_t> blocks(*tensor_row_bytes(TensorType::Q8_K, cols));
+        for (size_t t = 0; t < n_tok; ++t) {
+            quantize_row(TensorType::Q8_K, x.data() + t * cols, blocks.data(), cols);
+            for (size_t b = 0; b < nb; ++b) {
+                const auto blk = block_at<BlockQ8_K>(blocks, b);
+                d[t * nb + b] = blk.d;
+                std::memcpy(q.data() + t * cols + b * kQK_K, blk.qs, kQK_K);
+                std::memcpy(bsums.data() + (t * nb + b) * 16, blk.bsums, sizeof blk.bsums);
+            }
+        }
+    }
+    kernels::QuantActs acts(size_t cols) const {
+        return {TensorType::Q8_K, q.data(), d.data(), bsums.data(), cols, nullptr};
+    }
+};
+
+// The transient kernel called directly on 48 rows (three 16-row groups): groups [1, 3) first,
+// which must write their rows only, then group 0; every result against ggml's arithmetic.
+// Then matmul() on the same rows, whose whole groups must take that kernel (the same numbers).
+template <class B>
+void check_transient(TensorType type, size_t cols) {
+    const kernels::TransientRowsFn kernel = kernels::kernel_table().transient_rows;
+    if (!kernel) return;
+    REQUIRE(kernels::transient_packable(type, cols));
+    const size_t rows = 48;
+    const auto w = weights(type, rows, cols, 3 * cols + size_t(type));
+    const size_t row_bytes = *tensor_row_bytes(type, cols);
+    for (size_t n_tok : {8, 9, 17, 64}) {
+        INFO("n_tok " << n_tok);
+        const auto x = activations(n_tok, cols, 100 + n_tok);
+        const Q8KActs xq(x, n_tok, cols);
+        std::vector<float> y(n_tok * rows, -1.0f);
+        kernel(type, w.data(), row_bytes, cols, 1, 3, xq.acts(cols), n_tok, y.data(), rows);
+        for (size_t t = 0; t < n_tok; ++t)
+            for (size_t r = 0; r < 16; ++r) REQUIRE(y[t * rows + r] == -1.0f);
+        kernel(type, w.data(), row_bytes, cols, 0, 1, xq.acts(cols), n_tok, y.data(), rows);
+        const auto ref = reference<B, BlockQ8_K>(w, rows, cols, x, n_tok, TensorType::Q8_K);
+        for (size_t t = 0; t < n_tok; ++t)
+            for (size_t r = 0; r < rows; ++r) {
+                INFO("row " << r << " token " << t);
+                const double got = y[t * rows + r];
+                REQUIRE(std::isfinite(got));
+                CHECK(std::fabs(got - ref[t * rows + r].value) <= 1e-5 * ref[t * rows + r].magnitude);
+            }
+        std::vector<float> via_matmul(n_tok * rows);
+        const Matrix m{type, w.data(), rows, cols, row_bytes};
+        matmul(m, x.data(), cols, n_tok, via_matmul.data(), rows);
+        CHECK(via_matmul == y);
     }
 }
 
@@ -554,4 +621,74 @@ TEST_CASE("a NaN or infinite weight scale propagates to its row only") {
     for (TensorType t : {TensorType::Q3_K, TensorType::IQ4_XS, TensorType::IQ3_S}) check_non_finite(t, 512, true);
     for (TensorType t : {TensorType::Q4_1, TensorType::Q5_1}) check_non_finite(t, 896, true);
     check_non_finite(TensorType::Q5_K, 512, true);
+}
+
+TEST_CASE("the transient kernel is in the table exactly where the packed kernels are") {
+    const kernels::KernelTable& k = kernels::kernel_table();
+    MESSAGE("transient kernel on this path: " << std::string(k.transient_rows ? "yes" : "no"));
+    CHECK(bool(k.transient_rows) == bool(k.packed_rows));
+    if (std::string(k.isa) != "avx512") CHECK_FALSE(bool(k.transient_rows));
+    for (TensorType t : kTransientTypes) {
+        CHECK(kernels::transient_packable(t, 512));
+        CHECK(kernels::transient_packable(t, 4864));
+        CHECK_FALSE(kernels::transient_packable(t, 896));
+        CHECK_FALSE(kernels::transient_packable(t, 0));
+    }
+    for (TensorType t : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q3_K, TensorType::IQ3_S, TensorType::IQ4_XS,
+                         TensorType::F32})
+        CHECK_FALSE(kernels::transient_packable(t, 512));
+}
+
+TEST_CASE("low-bit formats, many tokens: the transient 8-bit layout equals ggml's arithmetic") {
+    for (size_t cols : {512, 4864}) {
+        INFO("cols " << cols);
+        check_transient<BlockIQ2_XXS>(TensorType::IQ2_XXS, cols);
+        check_transient<BlockIQ2_XS>(TensorType::IQ2_XS, cols);
+        check_transient<BlockIQ2_S>(TensorType::IQ2_S, cols);
+        check_transient<BlockIQ3_XXS>(TensorType::IQ3_XXS, cols);
+        check_transient<BlockQ2_K>(TensorType::Q2_K, cols);
+        // Through matmul() on 37 rows: two transient groups, then 5 rows on the stored-row kernel.
+        check_type<BlockIQ2_XXS, BlockQ8_K>(TensorType::IQ2_XXS, cols, false, {8, 9, 17, 64});
+        check_type<BlockIQ2_XS, BlockQ8_K>(TensorType::IQ2_XS, cols, false, {8, 9, 17, 64});
+        check_type<BlockIQ2_S, BlockQ8_K>(TensorType::IQ2_S, cols, false, {8, 9, 17, 64});
+        check_type<BlockIQ3_XXS, BlockQ8_K>(TensorType::IQ3_XXS, cols, false, {8, 9, 17, 64});
+        check_type<BlockQ2_K, BlockQ8_K>(TensorType::Q2_K, cols, false, {8, 9, 17, 64});
+    }
+    for (TensorType t : kTransientTypes) check_non_finite(t, 512, false, 9);
+}
+
+// In a forward pass, gate and up (here an IQ2_XS matrix of 37 rows, a Q2_K one and a packed
+// Q4_K one, where this path packs) share one quantized input and one list of 16-row groups
+// over the team; the 5 rows after IQ2_XS's last group go to the last thread. Each row must
+// come out as a single-threaded matmul() gives it.
+TEST_CASE("a team splits transient and packed matrices' groups as one list, rows after the last group too") {
+    const size_t cols = 512;
+    const auto w1 = weights(TensorType::IQ2_XS, 37, cols, 11), w2 = weights(TensorType::Q2_K, 48, cols, 12),
+               w3 = weights(TensorType::Q4_K, 48, cols, 13);
+    const Matrix a{TensorType::IQ2_XS, w1.data(), 37, cols, *tensor_row_bytes(TensorType::IQ2_XS, cols)};
+    const Matrix b{TensorType::Q2_K, w2.data(), 48, cols, *tensor_row_bytes(TensorType::Q2_K, cols)};
+    Matrix c{TensorType::Q4_K, w3.data(), 48, cols, *tensor_row_bytes(TensorType::Q4_K, cols)};
+    AlignedBuffer<uint8_t> storage;
+    pack_for_path(c, storage);
+    for (size_t n_tok : {3, 9, 20}) {
+        INFO("n_tok " << n_tok);
+        const auto x = activations(n_tok, cols, 40 + n_tok);
+        std::vector<float> want_a(n_tok * 37), want_b(n_tok * 48), want_c(n_tok * 48);
+        matmul(a, x.data(), cols, n_tok, want_a.data(), 37);
+        matmul(b, x.data(), cols, n_tok, want_b.data(), 48);
+        matmul(c, x.data(), cols, n_tok, want_c.data(), 48);
+        std::vector<float> ya(n_tok * 37, -1.0f), yb(n_tok * 48, -1.0f), yc(n_tok * 48, -1.0f),
+            alone(n_tok * 37, -1.0f);
+        TeamBarrier barrier;
+#pragma omp parallel num_threads(3)
+        {
+            TeamScope scope(barrier);
+            matmul_same_input({{&a, ya.data(), 37}, {&b, yb.data(), 48}, {&c, yc.data(), 48}}, x.data(), cols, n_tok);
+            matmul(a, x.data(), cols, n_tok, alone.data(), 37);
+        }
+        CHECK(ya == want_a);
+        CHECK(yb == want_b);
+        CHECK(yc == want_c);
+        CHECK(alone == want_a);
+    }
 }

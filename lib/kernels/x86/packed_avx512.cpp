@@ -1,6 +1,7 @@
 // The row-interleaved integer-dot kernels (layout in kernels/packed.hpp) with AVX-512 VNNI:
 // one vpdpbusd per 4 codes of 16 rows and token. Only in the table when the CPU reports
-// AVX512_VNNI (dispatch.cpp), and only used for matrices the model packed at load.
+// AVX512_VNNI (dispatch.cpp), and only used for matrices the model packed at load, or (the
+// transient layout) for groups of the low-bit formats decoded per multi-token call.
 //
 // Per block and token the 16 integer sums start at -offset * sum(activation codes), so
 // after the 8 vpdpbusd steps they are exactly ggml's sum(q * x) for each row; they are
@@ -253,6 +254,73 @@ void tile_k(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy, acc[t]);
 }
 
+// ---------------------------------------------------------------- transient layout
+// The low-bit formats decoded per call (packed.hpp): 64 step vectors of u = q + 64, four per
+// 16-element sub-block k, whose sums start at -64 times the activation's sum over k (so they
+// end at ggml's sum(q * x)), are multiplied by the rows' int8 scales and summed over the
+// super-block in int32 (at most 16 x 16 x 62 x 128 x 31 < 2^26 in magnitude), then scaled by
+// d * d_x in float, as ggml does; Q2_K subtracts dmin * d_x * sum(m * activation sums).
+template <bool kMins, int T>
+void tile_t(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
+    constexpr TransientLayout L = kMins ? kTransientQ2K : kTransientIq;
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = w + b * L.bytes;
+        const int16_t* bsums[T];
+        for (int t = 0; t < T; ++t) bsums[t] = x.bsums + ((t0 + t) * nb + b) * 16;
+        __m512i total[T];
+        for (int t = 0; t < T; ++t) total[t] = _mm512_setzero_si512();
+        for (int k = 0; k < 16; ++k) {
+            __m512i sum[T];
+            for (int t = 0; t < T; ++t) sum[t] = _mm512_set1_epi32(-64 * bsums[t][k]);
+            for (int i = 0; i < 4; ++i) {  // a constant count: unrolled, the sums stay in registers
+                const int s = 4 * k + i;
+                const __m512i codes = _mm512_loadu_si512(blk + L.codes + 64 * s);
+                for (int t = 0; t < T; ++t)
+                    sum[t] = _mm512_dpbusd_epi32(sum[t], codes, broadcast4(x.q + (t0 + t) * x.cols + b * 256 + 4 * s));
+            }
+            const __m512i sc =
+                _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + L.sc + 16 * k)));
+            for (int t = 0; t < T; ++t) total[t] = _mm512_add_epi32(total[t], _mm512_mullo_epi32(sum[t], sc));
+        }
+        const __m512 d = _mm512_loadu_ps(blk);
+        for (int t = 0; t < T; ++t) {
+            const __m512 dx = _mm512_set1_ps(x.d[(t0 + t) * nb + b]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total[t]), _mm512_mul_ps(d, dx), acc[t]);
+            if constexpr (kMins) {  // int16 pairs of sub-blocks (2j, 2j + 1), as PQ4_K's
+                __m512i mins = _mm512_setzero_si512();
+                for (int j = 0; j < 8; ++j) {
+                    const uint32_t pair = uint16_t(bsums[t][2 * j]) | uint32_t(uint16_t(bsums[t][2 * j + 1])) << 16;
+                    mins = _mm512_dpwssd_epi32(mins, _mm512_loadu_si512(blk + L.mins + 64 * j),
+                                               _mm512_set1_epi32(int(pair)));
+                }
+                const __m512 dmin = _mm512_loadu_ps(blk + 64);
+                acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins), _mm512_mul_ps(dmin, dx), acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy, acc[t]);
+}
+
+// Each group is decoded once into this thread's scratch (at most 19 x 4992 bytes for 4864
+// columns, so it stays in L2 while the tokens pass over it 8 at a time).
+template <bool kMins>
+void transient_groups(TensorType type, const uint8_t* w, size_t row_bytes, size_t cols, size_t g0, size_t g1,
+                      const QuantActs& x, size_t n_tok, float* y, size_t ldy) {
+    const size_t nb = cols / 256;
+    uint8_t* scratch = transient_scratch(nb * transient_block_bytes(type));
+    for (size_t g = g0; g < g1; ++g) {
+        transient_pack(type, w + g * kR * row_bytes, row_bytes, cols, scratch);
+        float* yg = y + g * kR;
+        size_t t = 0;
+        for (; t + 8 <= n_tok; t += 8) tile_t<kMins, 8>(scratch, nb, x, t, yg, ldy);
+        if (n_tok - t >= 4) tile_t<kMins, 4>(scratch, nb, x, t, yg, ldy), t += 4;
+        if (n_tok - t >= 2) tile_t<kMins, 2>(scratch, nb, x, t, yg, ldy), t += 2;
+        if (n_tok - t >= 1) tile_t<kMins, 1>(scratch, nb, x, t, yg, ldy);
+    }
+}
+
 // Groups [g0, g1) times every token: each group's weights (16 rows, at most 16 * 5.2 KiB for
 // the widest rows) stay in L1/L2 while the tokens pass over them, 8 at a time (4 for the
 // K-quants, whose tiles need more registers).
@@ -281,6 +349,15 @@ void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs
 }
 
 }  // namespace
+
+void transient_matmul_groups(TensorType type, const uint8_t* w, size_t row_bytes, size_t cols, size_t g0, size_t g1,
+                             const QuantActs& x, size_t n_tok, float* y, size_t ldy) {
+    if (!transient_packable(type, cols)) return;
+    if (type == TensorType::Q2_K)
+        transient_groups<true>(type, w, row_bytes, cols, g0, g1, x, n_tok, y, ldy);
+    else
+        transient_groups<false>(type, w, row_bytes, cols, g0, g1, x, n_tok, y, ldy);
+}
 
 void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x,
                           size_t n_tok, float* y, size_t ldy) {
