@@ -3,6 +3,8 @@
 #include "quant/blocks.hpp"
 #include "quant/iq_grids.hpp"
 
+#include <array>
+#include <bit>
 #include <cstring>
 #include <immintrin.h>
 

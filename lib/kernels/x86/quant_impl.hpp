@@ -54,12 +54,6 @@ static inline __m256i byte_mask(uint32_t bits) {
     return _mm256_cmpeq_epi8(_mm256_and_si256(b, bit), bit);
 }
 
-// The bytes of v negated where bit j of `signs` is set.
-static inline __m256i negate_where(__m256i v, uint32_t signs) {
-    const __m256i m = byte_mask(signs);
-    return _mm256_sub_epi8(_mm256_xor_si256(v, m), m);
-}
-
 // Sub-block scales for 32 codes as 16 int16 (one per adjacent pair): lo for codes 0-15, hi
 // for 16-31.
 static inline __m256i per16(int lo, int hi) {
@@ -281,13 +275,34 @@ struct WIQ4_XS {
     static int32_t offset(const Head&, const int16_t*) { return 0; }
 };
 
-// The sign bytes of 4 groups of 8 whose 7 stored bits (bits 7 l .. 7 l + 6 of `code7s`)
-// get the parity bit (signs_from_code7).
-static inline uint32_t signs_4x7(uint32_t code7s) {
-    uint32_t s = 0;
-    for (int l = 0; l < 4; ++l) s |= uint32_t(signs_from_code7((code7s >> (7 * l)) & 127)) << (8 * l);
-    return s;
+// The signed grid formats (IQ2_*, IQ3_*) hand the tile their 32 codes as magnitudes (the
+// grid bytes, all positive) and sign bytes (+1 or -1): the tile applies the signs to the
+// activation (one _mm256_sign_epi8 per token, which the signed path spends anyway), so the
+// weights are never negated. Their decode is the cost of these formats (it bounds decode
+// at one token), so the signs come from tables, not bit loops.
+struct Split {
+    __m256i mag, sign;
+};
+
+// kSigns7[i]: the 8 sign bytes of a group of 8 codes whose 7 stored sign bits are i, the 8th
+// being their parity (quant::signs_from_code7), as one 64-bit lane (byte j = -1 or +1).
+static constexpr auto kSigns7 = [] {
+    std::array<uint64_t, 128> t{};
+    for (uint32_t i = 0; i < 128; ++i) {
+        const uint32_t bits = i | uint32_t(std::popcount(i) & 1) << 7;
+        for (int j = 0; j < 8; ++j) t[i] |= uint64_t((bits >> j) & 1 ? 0xFF : 0x01) << (8 * j);
+    }
+    return t;
+}();
+
+// The sign bytes of 4 groups of 8 from their 7-bit codes (bits 7 l .. 7 l + 6 of code7s).
+static inline __m256i signs_4x7(uint32_t code7s) {
+    return _mm256_set_epi64x(int64_t(kSigns7[(code7s >> 21) & 127]), int64_t(kSigns7[(code7s >> 14) & 127]),
+                             int64_t(kSigns7[(code7s >> 7) & 127]), int64_t(kSigns7[code7s & 127]));
 }
+
+// Sign bytes from 32 explicit sign bits (IQ2_S, IQ3_S): -1 where bit j is set, else +1.
+static inline __m256i sign_bytes(uint32_t bits) { return _mm256_or_si256(byte_mask(bits), _mm256_set1_epi8(1)); }
 
 struct WIQ2_XXS {  // per 32: 4 grid indices (bytes), then 4 x 7 sign bits and the scale
     static constexpr size_t kQK = 256, kBytes = sizeof(BlockIQ2_XXS);
@@ -299,11 +314,11 @@ struct WIQ2_XXS {  // per 32: 4 grid indices (bytes), then 4 x 7 sign bits and t
         for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(2 * (load_u32(sub(b, k) + 4) >> 28) + 1);
         return h;
     }
-    static __m256i chunk(const uint8_t* b, int k) {
+    static Split split(const uint8_t* b, int k) {
         const uint8_t* q = sub(b, k);
-        const __m256i m = _mm256_set_epi64x(int64_t(kIq2xxsGrid[q[3]]), int64_t(kIq2xxsGrid[q[2]]),
-                                            int64_t(kIq2xxsGrid[q[1]]), int64_t(kIq2xxsGrid[q[0]]));
-        return negate_where(m, signs_4x7(load_u32(q + 4)));
+        return {_mm256_set_epi64x(int64_t(kIq2xxsGrid[q[3]]), int64_t(kIq2xxsGrid[q[2]]), int64_t(kIq2xxsGrid[q[1]]),
+                                  int64_t(kIq2xxsGrid[q[0]])),
+                signs_4x7(load_u32(q + 4))};
     }
     static __m256i scales(const Head& h, int k) { return _mm256_set1_epi16(h.sc[k]); }
     static int32_t offset(const Head&, const int16_t*) { return 0; }
@@ -326,14 +341,13 @@ struct WIQ2_XS {  // per 32: 4 x (9-bit grid index, 7 sign bits); two 4-bit scal
     static constexpr bool kSigned = true, kMins = false;
     using Head = HeadIQ;
     static Head head(const uint8_t* b) { return iq2_head<BlockIQ2_XS>(b); }
-    static __m256i chunk(const uint8_t* b, int k) {
+    static Split split(const uint8_t* b, int k) {
         uint16_t c[4];
         std::memcpy(c, b + offsetof(BlockIQ2_XS, qs) + 8 * k, 8);
-        const __m256i m = _mm256_set_epi64x(int64_t(kIq2xsGrid[c[3] & 511]), int64_t(kIq2xsGrid[c[2] & 511]),
-                                            int64_t(kIq2xsGrid[c[1] & 511]), int64_t(kIq2xsGrid[c[0] & 511]));
-        uint32_t code7s = 0;
-        for (int l = 0; l < 4; ++l) code7s |= uint32_t(c[l] >> 9) << (7 * l);
-        return negate_where(m, signs_4x7(code7s));
+        return {_mm256_set_epi64x(int64_t(kIq2xsGrid[c[3] & 511]), int64_t(kIq2xsGrid[c[2] & 511]),
+                                  int64_t(kIq2xsGrid[c[1] & 511]), int64_t(kIq2xsGrid[c[0] & 511])),
+                _mm256_set_epi64x(int64_t(kSigns7[c[3] >> 9]), int64_t(kSigns7[c[2] >> 9]), int64_t(kSigns7[c[1] >> 9]),
+                                  int64_t(kSigns7[c[0] >> 9]))};
     }
     static __m256i scales(const Head& h, int k) { return per16(h.sc[2 * k], h.sc[2 * k + 1]); }
     static int32_t offset(const Head&, const int16_t*) { return 0; }
@@ -344,12 +358,12 @@ struct WIQ2_S {  // per 32: 4 x (8 + 2 bits of grid index, 8 sign bits); two 4-b
     static constexpr bool kSigned = true, kMins = false;
     using Head = HeadIQ;
     static Head head(const uint8_t* b) { return iq2_head<BlockIQ2_S>(b); }
-    static __m256i chunk(const uint8_t* b, int k) {
+    static Split split(const uint8_t* b, int k) {
         const uint8_t* qs = b + offsetof(BlockIQ2_S, qs) + 4 * k;
         const unsigned qh = b[offsetof(BlockIQ2_S, qh) + size_t(k)];
         int64_t g[4];
         for (int l = 0; l < 4; ++l) g[l] = int64_t(kIq2sGrid[qs[l] | ((qh << (8 - 2 * l)) & 0x300)]);
-        return negate_where(_mm256_set_epi64x(g[3], g[2], g[1], g[0]), load_u32(qs + kQK_K / 8));
+        return {_mm256_set_epi64x(g[3], g[2], g[1], g[0]), sign_bytes(load_u32(qs + kQK_K / 8))};
     }
     static __m256i scales(const Head& h, int k) { return per16(h.sc[2 * k], h.sc[2 * k + 1]); }
     static int32_t offset(const Head&, const int16_t*) { return 0; }
@@ -365,11 +379,11 @@ struct WIQ3_XXS {  // per 32: 8 grid indices of 4 magnitudes; 4 x 7 sign bits an
         for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(2 * (meta(b, k) >> 28) + 1);
         return h;
     }
-    static __m256i chunk(const uint8_t* b, int k) {
+    static Split split(const uint8_t* b, int k) {
         const uint8_t* q = b + offsetof(BlockIQ3_XXS, qs) + 8 * k;
         int g[8];
         for (int i = 0; i < 8; ++i) g[i] = int(kIq3xxsGrid[q[i]]);
-        return negate_where(_mm256_setr_epi32(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]), signs_4x7(meta(b, k)));
+        return {_mm256_setr_epi32(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]), signs_4x7(meta(b, k))};
     }
     static __m256i scales(const Head& h, int k) { return _mm256_set1_epi16(h.sc[k]); }
     static int32_t offset(const Head&, const int16_t*) { return 0; }
@@ -385,13 +399,13 @@ struct WIQ3_S {  // per 32: 8 x (8 + 1 bits of grid index); 32 sign bits; a 4-bi
         for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(2 * ((s[k / 2] >> (4 * (k % 2))) & 15) + 1);
         return h;
     }
-    static __m256i chunk(const uint8_t* b, int k) {
+    static Split split(const uint8_t* b, int k) {
         const uint8_t* q = b + offsetof(BlockIQ3_S, qs) + 8 * k;
         const unsigned qh = b[offsetof(BlockIQ3_S, qh) + size_t(k)];
         int g[8];
         for (int i = 0; i < 8; ++i) g[i] = int(kIq3sGrid[q[i] | ((qh >> i) & 1) << 8]);
-        return negate_where(_mm256_setr_epi32(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]),
-                            load_u32(b + offsetof(BlockIQ3_S, signs) + 4 * k));
+        return {_mm256_setr_epi32(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]),
+                sign_bytes(load_u32(b + offsetof(BlockIQ3_S, signs) + 4 * k))};
     }
     static __m256i scales(const Head& h, int k) { return _mm256_set1_epi16(h.sc[k]); }
     static int32_t offset(const Head&, const int16_t*) { return 0; }
@@ -416,12 +430,20 @@ static void tile256(const uint8_t* w, size_t row_bytes, const QuantActs& x, floa
             __m256i xq[T];
             for (int t = 0; t < T; ++t) xq[t] = load32(x.q + t * x.cols + b * 256 + k * 32);
             for (int r = 0; r < R; ++r) {
-                const __m256i q = F::chunk(w + r * row_bytes + b * F::kBytes, k), s = F::scales(h[r], k);
-                const __m256i u = F::kSigned ? _mm256_sign_epi8(q, q) : q;
+                // u: the codes' magnitudes, sg: their signs (kSigned), taken by the activation.
+                __m256i u, sg;
+                if constexpr (requires { F::split(w, k); }) {
+                    const Split c = F::split(w + r * row_bytes + b * F::kBytes, k);
+                    u = c.mag, sg = c.sign;
+                } else {
+                    sg = F::chunk(w + r * row_bytes + b * F::kBytes, k);
+                    u = F::kSigned ? _mm256_sign_epi8(sg, sg) : sg;
+                }
+                const __m256i s = F::scales(h[r], k);
                 for (int t = 0; t < T; ++t) {
                     // Each int16 pair sum stays below 2^15: |u| <= 127 (IQ4_XS) and the
                     // activation codes within [-127, 127] give at most 32258.
-                    const __m256i p16 = _mm256_maddubs_epi16(u, F::kSigned ? _mm256_sign_epi8(xq[t], q) : xq[t]);
+                    const __m256i p16 = _mm256_maddubs_epi16(u, F::kSigned ? _mm256_sign_epi8(xq[t], sg) : xq[t]);
                     sum[r][t] = _mm256_add_epi32(sum[r][t], _mm256_madd_epi16(p16, s));
                 }
             }
