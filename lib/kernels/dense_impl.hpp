@@ -79,6 +79,17 @@ struct LoadBF16 {
     Batch operator()(const uint8_t* row, size_t c) const { return load_bf16(reinterpret_cast<const uint16_t*>(row) + c); }
 };
 
+// SwiGLU's gate: gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i],
+// with xsimd's vector exp (within an ulp or so of std::exp, as ggml's own vector exp is).
+void silu_mul(float* gate, const float* up, size_t n) {
+    size_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        const Batch g = Batch::load_unaligned(gate + i);
+        (g / (Batch(1.0f) + xsimd::exp(-g)) * Batch::load_unaligned(up + i)).store_unaligned(gate + i);
+    }
+    for (; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
 // Entry point with a C-like signature, taken into the dispatch table.
 void dense_matmul_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
                        const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {

@@ -16,7 +16,7 @@ const KernelTable& kernel_table() {
             // The packed and transient kernels are VNNI only. BF16 weights use vdpbf16ps where the CPU has
             // AVX512_BF16 (Zen 4, Sapphire Rapids), else they are widened to float.
             KernelTable t{"avx512", 16, avx512::dense_matmul_rows, avx2::quant_matmul_rows, nullptr, nullptr,
-                          avx512::attend, nullptr, nullptr, avx512::quantize_act_row};
+                          avx512::attend, nullptr, nullptr, avx512::quantize_act_row, avx512::silu_mul};
             if (cpu_features().avx512vnni) {
                 t.quant_rows = avx512::quant_matmul_rows;
                 t.packed_rows = avx512::packed_matmul_groups;
@@ -30,7 +30,7 @@ const KernelTable& kernel_table() {
         }
         case Isa::Avx2:
             return {"avx2", 8, avx2::dense_matmul_rows, avx2::quant_matmul_rows, nullptr, nullptr, avx2::attend,
-                    nullptr, nullptr, avx2::quantize_act_row};
+                    nullptr, nullptr, avx2::quantize_act_row, avx2::silu_mul};
 #endif
 #if defined(__aarch64__)
         case Isa::Neon:
@@ -38,13 +38,14 @@ const KernelTable& kernel_table() {
             // ARMv8.0 CPU (Cortex-A53/A72) keeps the portable ones, which compute the same sums.
             if (cpu_features().asimddp)
                 return {"neon+dotprod", 4, neon::dense_matmul_rows, neon::quant_matmul_rows, nullptr, nullptr,
-                        neon::attend, nullptr, nullptr, neon::quantize_act_row};
+                        neon::attend, nullptr, nullptr, neon::quantize_act_row, neon::silu_mul};
             return {"neon", 4, neon::dense_matmul_rows, generic::quant_matmul_rows, nullptr, nullptr, neon::attend,
-                    nullptr, nullptr, neon::quantize_act_row};
+                    nullptr, nullptr, neon::quantize_act_row, neon::silu_mul};
 #endif
         default:
             return {"generic", xsimd::batch<float>::size, generic::dense_matmul_rows, generic::quant_matmul_rows,
-                    nullptr, nullptr, generic::attend, nullptr, nullptr, generic::quantize_act_row};
+                    nullptr, nullptr, generic::attend, nullptr, nullptr, generic::quantize_act_row,
+                    generic::silu_mul};
         }
     }();
     return table;

@@ -81,7 +81,8 @@ using QuantizeActFn = bool (*)(TensorType act, const float* x, size_t cols, int8
                            size_t);                                                                            \
     void attend(const float*, uint32_t, uint32_t, const uint8_t*, const uint8_t*, size_t, uint32_t, bool,       \
                 float, float*, float*);                                                                          \
-    bool quantize_act_row(TensorType, const float*, size_t, int8_t*, float*, int16_t*, int32_t*);
+    bool quantize_act_row(TensorType, const float*, size_t, int8_t*, float*, int16_t*, int32_t*);               \
+    void silu_mul(float*, const float*, size_t);
 
 namespace generic {
 QWEN_KERNEL_ENTRY_POINTS
@@ -124,6 +125,7 @@ struct KernelTable {
     RoundBf16Fn round_bf16;
     Bf16RowsFn bf16_rows;
     QuantizeActFn quantize_act;
+    void (*silu_mul)(float* gate, const float* up, size_t n);  // gate = silu(gate) * up (dense_impl.hpp)
 };
 
 // The table for the best instruction set of this CPU (QWEN_ISA may lower it).

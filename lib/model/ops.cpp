@@ -3,6 +3,7 @@
 #include "core/team.hpp"
 #include "kernels/dispatch.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -160,11 +161,16 @@ void add_rows(float* x, const float* y, size_t cols, size_t n) {
 }
 
 void silu_mul(float* gate, const float* up, size_t cols, size_t n) {
-    const long total = long(cols * n);
+    // In pieces of 1024 (whole vectors), shared among the team: even a single token's 4864
+    // values are split between threads.
+    constexpr size_t kPiece = 1024;
+    const size_t total = cols * n;
+    const long pieces = long((total + kPiece - 1) / kPiece);
+    const auto kernel = kernels::kernel_table().silu_mul;
 #pragma omp for schedule(static) nowait
-    for (long i = 0; i < total; ++i) {
-        const float g = gate[i];
-        gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    for (long p = 0; p < pieces; ++p) {
+        const size_t i = size_t(p) * kPiece;
+        kernel(gate + i, up + i, std::min(kPiece, total - i));
     }
     team_barrier();
 }
