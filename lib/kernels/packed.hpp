@@ -93,6 +93,17 @@ size_t transient_block_bytes(TensorType type);
 // cols / 256 transient super-blocks.
 void transient_pack(TensorType type, const uint8_t* src, size_t row_bytes, size_t cols, uint8_t* dst);
 
+// One row's super-block as the transient layout takes it: d (and dmin), the 16 sub-block
+// scales (and mins), and the 256 codes as q + 64, byte j of u[i] being element 8 i + j. For
+// IQ2_XXS, IQ2_XS, IQ2_S and IQ3_XXS (the portable kernels decode those formats with it too),
+// and Q2_K; `block` is one GGUF block of `type`.
+struct TransientRow {
+    float d = 0, dmin = 0;
+    int8_t sc[16] = {}, mn[16] = {};
+    uint64_t u[32];
+};
+void transient_decode(TensorType type, const uint8_t* block, TransientRow& row);
+
 // This thread's scratch for transient_pack(): at least `bytes`, 64-byte aligned, kept across
 // calls (here rather than in the ISA kernels, which may not instantiate shared templates).
 uint8_t* transient_scratch(size_t bytes);

@@ -5,6 +5,7 @@
 // The plain loops are written for the compiler to vectorize.
 #include "core/half.hpp"
 #include "kernels/dispatch.hpp"
+#include "kernels/packed.hpp"
 #include "quant/blocks.hpp"
 #include "quant/iq_grids.hpp"
 
@@ -156,63 +157,22 @@ void grid_codes(uint64_t entry, uint8_t signs, int first, int n, int8_t* q) {
         q[j] = int8_t((signs >> (first + j)) & 1 ? -m : m);
     }
 }
-void decode(const BlockIQ2_XXS& b, CodesK& c) {
-    c.d = f16_to_f32(b.d) * 0.125f;
+// The IQ2 and IQ3_XXS grid formats: the transient layout's decoder (kernels/transient.cpp),
+// its codes q + 64 taken back to signed bytes, so the bit layout of these formats is read in
+// one place for both.
+void decode_grid(TensorType type, const void* block, CodesK& c) {
+    TransientRow row;
+    transient_decode(type, static_cast<const uint8_t*>(block), row);
+    c.d = row.d;
     c.dmin = 0.0f;
-    for (int ib = 0; ib < 8; ++ib) {
-        uint8_t idx[4];
-        uint32_t meta;
-        std::memcpy(idx, &b.qs[4 * ib], 4);
-        std::memcpy(&meta, &b.qs[4 * ib + 2], 4);
-        c.sc[2 * ib] = c.sc[2 * ib + 1] = int16_t(2 * (meta >> 28) + 1);
-        c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
-        for (int l = 0; l < 4; ++l)
-            grid_codes(kIq2xxsGrid[idx[l]], signs_from_code7((meta >> (7 * l)) & 127), 0, 8, c.q + 32 * ib + 8 * l);
-    }
+    for (int i = 0; i < 16; ++i) c.sc[i] = row.sc[i], c.mn[i] = 0;
+    const auto* u = reinterpret_cast<const uint8_t*>(row.u);
+    for (int i = 0; i < 256; ++i) c.q[i] = int8_t(int(u[i]) - 64);
 }
-void decode(const BlockIQ2_XS& b, CodesK& c) {
-    c.d = f16_to_f32(b.d) * 0.125f;
-    c.dmin = 0.0f;
-    for (int ib = 0; ib < 8; ++ib) {
-        c.sc[2 * ib] = int16_t(2 * (b.scales[ib] & 15) + 1);
-        c.sc[2 * ib + 1] = int16_t(2 * (b.scales[ib] >> 4) + 1);
-        c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
-        for (int l = 0; l < 4; ++l) {
-            const uint16_t code = b.qs[4 * ib + l];
-            grid_codes(kIq2xsGrid[code & 511], signs_from_code7(code >> 9), 0, 8, c.q + 32 * ib + 8 * l);
-        }
-    }
-}
-void decode(const BlockIQ2_S& b, CodesK& c) {
-    c.d = f16_to_f32(b.d) * 0.125f;
-    c.dmin = 0.0f;
-    const uint8_t* signs = b.qs + kQK_K / 8;
-    for (int ib = 0; ib < 8; ++ib) {
-        c.sc[2 * ib] = int16_t(2 * (b.scales[ib] & 15) + 1);
-        c.sc[2 * ib + 1] = int16_t(2 * (b.scales[ib] >> 4) + 1);
-        c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
-        for (int l = 0; l < 4; ++l) {
-            const unsigned index = b.qs[4 * ib + l] | ((unsigned(b.qh[ib]) << (8 - 2 * l)) & 0x300);
-            grid_codes(kIq2sGrid[index], signs[4 * ib + l], 0, 8, c.q + 32 * ib + 8 * l);
-        }
-    }
-}
-void decode(const BlockIQ3_XXS& b, CodesK& c) {
-    c.d = f16_to_f32(b.d) * 0.25f;
-    c.dmin = 0.0f;
-    for (int ib = 0; ib < 8; ++ib) {
-        uint32_t meta;
-        std::memcpy(&meta, b.qs + kQK_K / 4 + 4 * ib, 4);
-        c.sc[2 * ib] = c.sc[2 * ib + 1] = int16_t(2 * (meta >> 28) + 1);
-        c.mn[2 * ib] = c.mn[2 * ib + 1] = 0;
-        const uint8_t* q3 = b.qs + 8 * ib;
-        for (int l = 0; l < 4; ++l) {
-            const uint8_t signs = signs_from_code7((meta >> (7 * l)) & 127);
-            grid_codes(kIq3xxsGrid[q3[2 * l]], signs, 0, 4, c.q + 32 * ib + 8 * l);
-            grid_codes(kIq3xxsGrid[q3[2 * l + 1]], signs, 4, 4, c.q + 32 * ib + 8 * l + 4);
-        }
-    }
-}
+void decode(const BlockIQ2_XXS& b, CodesK& c) { decode_grid(TensorType::IQ2_XXS, &b, c); }
+void decode(const BlockIQ2_XS& b, CodesK& c) { decode_grid(TensorType::IQ2_XS, &b, c); }
+void decode(const BlockIQ2_S& b, CodesK& c) { decode_grid(TensorType::IQ2_S, &b, c); }
+void decode(const BlockIQ3_XXS& b, CodesK& c) { decode_grid(TensorType::IQ3_XXS, &b, c); }
 void decode(const BlockIQ3_S& b, CodesK& c) {
     c.d = f16_to_f32(b.d);
     c.dmin = 0.0f;

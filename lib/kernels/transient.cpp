@@ -36,13 +36,7 @@ uint64_t signed_codes(uint64_t grid, uint8_t signs) {
     return kOffsets + (grid & ~neg) - (grid & neg);
 }
 
-// One row's super-block: scales as the layout stores them, codes u = q + 64 (8 per word,
-// element 8 i + j in byte j of u[i]).
-struct Row {
-    float d = 0, dmin = 0;
-    int8_t sc[16] = {}, mn[16] = {};
-    uint64_t u[32];
-};
+using Row = TransientRow;
 
 void decode(const BlockIQ2_XXS& b, Row& o) {
     o.d = f16_to_f32(b.d) * 0.125f;
@@ -144,6 +138,21 @@ void pack(const uint8_t* src, size_t row_bytes, size_t nb, const TransientLayout
 
 bool transient_packable(TensorType type, size_t cols) {
     return transient_block_bytes(type) != 0 && cols > 0 && cols % kQK_K == 0;
+}
+
+void transient_decode(TensorType type, const uint8_t* block, TransientRow& row) {
+    const auto as = [block]<class B>(B b) {
+        std::memcpy(&b, block, sizeof b);
+        return b;
+    };
+    switch (type) {
+    case TensorType::IQ2_XXS: decode(as(BlockIQ2_XXS{}), row); break;
+    case TensorType::IQ2_XS: decode(as(BlockIQ2_XS{}), row); break;
+    case TensorType::IQ2_S: decode(as(BlockIQ2_S{}), row); break;
+    case TensorType::IQ3_XXS: decode(as(BlockIQ3_XXS{}), row); break;
+    case TensorType::Q2_K: decode(as(BlockQ2_K{}), row); break;
+    default: break;
+    }
 }
 
 size_t transient_block_bytes(TensorType type) {
