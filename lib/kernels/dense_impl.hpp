@@ -12,7 +12,7 @@
 // a thread's rows are contiguous, so it streams one sequential range, which the hardware
 // prefetchers follow at full bandwidth, where rows read side by side are as many streams
 // (measured on Zen 4 with 2 threads: 2, 4 or 8 rows at once, even with software prefetch,
-// reached half to two thirds of the bandwidth of one row at a time). Every (row, token)
+// reached 40-67% of the bandwidth of one row at a time). Every (row, token)
 // sum is the same single chain of FMAs in every tile, so a token's result does not depend
 // on the batch it is in.
 
