@@ -26,6 +26,7 @@ public:
     PageBuffer& operator=(const PageBuffer&) = delete;
 
     uint8_t* data() { return ptr_; }
+    const uint8_t* data() const { return ptr_; }
     size_t size() const { return n_; }
 
 private:

@@ -8,9 +8,9 @@ namespace qwen {
 
 KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t row_elems, bool f16)
     : n_layer_(n_layer), n_ctx_(n_ctx), row_(row_elems), elem_(f16 ? 2 : 4), f16_(f16) {
-    size_t bytes = size_t(n_layer_) * n_ctx_ * row_ * elem_;
-    k_.resize(bytes);
-    v_.resize(bytes);
+    const size_t bytes = size_t(n_layer_) * n_ctx_ * row_ * elem_;
+    k_ = PageBuffer(bytes);
+    v_ = PageBuffer(bytes);
 }
 
 static void put_row(uint8_t* dst, const float* src, size_t n, bool f16) {
