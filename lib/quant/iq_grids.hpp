@@ -15,11 +15,11 @@ extern const uint32_t kIq3xxsGrid[256];   // IQ3_XXS: 4 magnitudes per entry
 extern const uint32_t kIq3sGrid[512];     // IQ3_S
 
 // Byte j of a grid entry: the magnitude of element j of its group.
-inline uint8_t grid_byte(uint64_t entry, int j) { return uint8_t(entry >> (8 * j)); }
+static inline uint8_t grid_byte(uint64_t entry, int j) { return uint8_t(entry >> (8 * j)); }
 
 // The XXS/XS formats store 7 sign bits per 8 elements; the 8th makes the number of negative
 // signs even (the grids were built for that parity).
-inline uint8_t signs_from_code7(uint32_t code7) {
+static inline uint8_t signs_from_code7(uint32_t code7) {
     return uint8_t(code7 | ((std::popcount(code7) & 1u) << 7));
 }
 
