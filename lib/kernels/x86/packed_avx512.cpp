@@ -356,11 +356,16 @@ void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs
 
 void transient_matmul_groups(TensorType type, const uint8_t* w, size_t row_bytes, size_t cols, size_t g0, size_t g1,
                              const QuantActs& x, size_t n_tok, float* y, size_t ldy) {
-    if (!transient_packable(type, cols)) return;
-    if (type == TensorType::Q2_K)
-        transient_groups<true>(type, w, row_bytes, cols, g0, g1, x, n_tok, y, ldy);
-    else
-        transient_groups<false>(type, w, row_bytes, cols, g0, g1, x, n_tok, y, ldy);
+    // The caller has checked transient_packable() (matmul.cpp's takes_transient); a type
+    // without a transient layout still does nothing here, as in packed_matmul_groups().
+    switch (type) {
+    case TensorType::Q2_K: transient_groups<true>(type, w, row_bytes, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::IQ2_XXS:
+    case TensorType::IQ2_XS:
+    case TensorType::IQ2_S:
+    case TensorType::IQ3_XXS: transient_groups<false>(type, w, row_bytes, cols, g0, g1, x, n_tok, y, ldy); break;
+    default: break;
+    }
 }
 
 void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x,
