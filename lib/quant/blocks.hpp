@@ -231,6 +231,12 @@ static inline int scale_q3_k(int j, const uint8_t* s) {
     return low | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
 }
 
+// The signed code q in [-4, 3] of element 128 h + 32 s + l (h < 2, s < 4, l < 32) of a Q3_K
+// block: the 2-bit field s of qs[32 h + l], less 4 where bit 4 h + s of hmask[l] is clear.
+static inline int q3_k_code(const BlockQ3_K& b, int h, int s, int l) {
+    return ((b.qs[32 * h + l] >> (2 * s)) & 3) - ((b.hmask[l] >> (4 * h + s)) & 1 ? 0 : 4);
+}
+
 // The 6-bit scale of sub-block k (0..7) of an IQ4_XS block, offset by 32: a nibble of
 // scales_l and two bits of scales_h.
 static inline int scale_iq4_xs(int k, const uint8_t* scales_l, uint16_t scales_h) {
