@@ -26,8 +26,9 @@ struct TensorTypeInfo {
 
 // nullopt for ids the file format does not define (or no longer defines).
 std::optional<TensorTypeInfo> tensor_type_info(uint32_t id);
-inline TensorTypeInfo tensor_type_info(TensorType t) { return *tensor_type_info(uint32_t(t)); }
-inline std::string_view tensor_type_name(TensorType t) { return tensor_type_info(t).name; }
+// static: the ISA-flagged kernel files include this header (see kernels/dense_impl.hpp).
+static inline TensorTypeInfo tensor_type_info(TensorType t) { return *tensor_type_info(uint32_t(t)); }
+static inline std::string_view tensor_type_name(TensorType t) { return tensor_type_info(t).name; }
 
 // Bytes of one row of `n` elements, or nullopt when n is not a whole number of blocks.
 std::optional<size_t> tensor_row_bytes(TensorType t, uint64_t n);

@@ -73,6 +73,9 @@ using Bf16RowsFn = void (*)(const uint8_t* w, size_t row_bytes, size_t cols, siz
 using QuantizeActFn = bool (*)(TensorType act, const float* x, size_t cols, int8_t* q, float* d, int16_t* bsums,
                                int32_t* sums);
 
+// SwiGLU's gate, in place: gate[i] = silu(gate[i]) * up[i] for i < n (kernels/dense_impl.hpp).
+using SiluMulFn = void (*)(float* gate, const float* up, size_t n);
+
 // What each instruction set's files define, in the namespaces below.
 #define QWEN_KERNEL_ENTRY_POINTS                                                                                 \
     void dense_matmul_rows(TensorType, const uint8_t*, size_t, size_t, size_t, size_t, const float*, size_t,   \
@@ -125,7 +128,7 @@ struct KernelTable {
     RoundBf16Fn round_bf16;
     Bf16RowsFn bf16_rows;
     QuantizeActFn quantize_act;
-    void (*silu_mul)(float* gate, const float* up, size_t n);  // gate = silu(gate) * up (dense_impl.hpp)
+    SiluMulFn silu_mul;
 };
 
 // The table for the best instruction set of this CPU (QWEN_ISA may lower it).

@@ -180,11 +180,7 @@ void pack_q3_k(const uint8_t* const* blk, uint8_t* out) {
         std::memcpy(&b, blk[r], sizeof b);
         d[r] = b.d;
         for (int j = 0; j < 16; ++j) sc[r][j] = int8_t(scale_q3_k(j, b.scales) - 32);
-        for (int e = 0; e < 256; ++e) {
-            const int h = e / 128, s = (e % 128) / 32, l = e % 32;
-            const int q = ((b.qs[32 * h + l] >> (2 * s)) & 3) - ((b.hmask[l] >> (4 * h + s)) & 1 ? 0 : 4);
-            u[r][e] = uint8_t(q + 32);
-        }
+        for (int e = 0; e < 256; ++e) u[r][e] = uint8_t(q3_k_code(b, e / 128, (e % 128) / 32, e % 32) + 32);
     }
     put_q6_k(d, sc, u, out);
 }

@@ -109,7 +109,7 @@ void decode(const BlockQ6_K& b, CodesK& c) {
 }
 
 // Q2_K and Q3_K: element 128 h + 32 s + l is the 2-bit field s of qs[32 h + l]; Q3_K's third
-// bit, set for the upper half of its signed range, is bit 4 h + s of hmask[l].
+// bit, set for the upper half of its signed range, is bit 4 h + s of hmask[l] (q3_k_code).
 void decode(const BlockQ2_K& b, CodesK& c) {
     c.d = f16_to_f32(b.d);
     c.dmin = f16_to_f32(b.dmin);
@@ -130,10 +130,7 @@ void decode(const BlockQ3_K& b, CodesK& c) {
     }
     for (int h = 0; h < 2; ++h)
         for (int s = 0; s < 4; ++s)
-            for (int l = 0; l < 32; ++l) {
-                const int q = (b.qs[32 * h + l] >> (2 * s)) & 3;
-                c.q[128 * h + 32 * s + l] = int8_t(q - ((b.hmask[l] >> (4 * h + s)) & 1 ? 0 : 4));
-            }
+            for (int l = 0; l < 32; ++l) c.q[128 * h + 32 * s + l] = int8_t(q3_k_code(b, h, s, l));
 }
 // The IQ formats: signed codes (IQ4_XS's levels, or grid magnitudes with their sign bits) and
 // odd sub-block scales 2 ls + 1; ggml multiplies the IQ2 sums by 1/8 and the IQ3_XXS sums by

@@ -8,7 +8,6 @@
 #include "quant/blocks.hpp"
 #include "quant/iq_grids.hpp"
 
-#include <array>
 #include <cstring>
 
 namespace qwen::kernels {
@@ -20,19 +19,10 @@ using namespace quant;
 constexpr size_t R = kPackRows;
 constexpr uint64_t kOffsets = 0x4040404040404040ull;  // 64 in each byte
 
-// Byte j = 0xFF where bit j of a sign byte is set.
-constexpr std::array<uint64_t, 256> kSignMasks = [] {
-    std::array<uint64_t, 256> m{};
-    for (unsigned s = 0; s < 256; ++s)
-        for (unsigned j = 0; j < 8; ++j)
-            if (s >> j & 1) m[s] |= uint64_t(0xFF) << (8 * j);
-    return m;
-}();
-
 // 8 grid magnitudes with their signs as unsigned codes q + 64, one per byte: the magnitudes
 // (at most 62) are added to or subtracted from 64 without a carry or borrow between bytes.
 uint64_t signed_codes(uint64_t grid, uint8_t signs) {
-    const uint64_t neg = kSignMasks[signs];
+    const uint64_t neg = kSignMasks.lane[signs];
     return kOffsets + (grid & ~neg) - (grid & neg);
 }
 

@@ -205,10 +205,15 @@ static_assert(sizeof(BlockIQ2_S) == 82);
 static_assert(sizeof(BlockIQ3_XXS) == 98);
 static_assert(sizeof(BlockIQ3_S) == 110);
 
+// The helpers below are `static` (internal linkage), as is every function in this header and
+// quant/iq_grids.hpp: the kernels compiled with AVX2, AVX-512 or dotprod flags call them, and an
+// inline function with external linkage would leave an out-of-line copy built with those flags
+// that the linker may keep for the portable callers too (see kernels/dense_impl.hpp).
+
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K block: the first four
 // pairs sit in the low 6 bits of bytes 0..7, the last four in the nibbles of bytes 8..11
 // with their top 2 bits in the spare high bits of bytes 0..7.
-inline void scale_min_k4(int j, const uint8_t* s, uint8_t& sc, uint8_t& m) {
+static inline void scale_min_k4(int j, const uint8_t* s, uint8_t& sc, uint8_t& m) {
     if (j < 4) {
         sc = s[j] & 63;
         m = s[j + 4] & 63;
@@ -221,14 +226,20 @@ inline void scale_min_k4(int j, const uint8_t* s, uint8_t& sc, uint8_t& m) {
 // The 6-bit scale of sub-block j (0..15) of a Q3_K block, offset by 32 (the value is the
 // scale - 32): low nibbles of bytes 0..7, then their high nibbles, with the top 2 bits in
 // bytes 8..11.
-inline int scale_q3_k(int j, const uint8_t* s) {
+static inline int scale_q3_k(int j, const uint8_t* s) {
     const int low = j < 8 ? s[j] & 15 : s[j - 8] >> 4;
     return low | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
 }
 
+// The signed code q in [-4, 3] of element 128 h + 32 s + l (h < 2, s < 4, l < 32) of a Q3_K
+// block: the 2-bit field s of qs[32 h + l], less 4 where bit 4 h + s of hmask[l] is clear.
+static inline int q3_k_code(const BlockQ3_K& b, int h, int s, int l) {
+    return ((b.qs[32 * h + l] >> (2 * s)) & 3) - ((b.hmask[l] >> (4 * h + s)) & 1 ? 0 : 4);
+}
+
 // The 6-bit scale of sub-block k (0..7) of an IQ4_XS block, offset by 32: a nibble of
 // scales_l and two bits of scales_h.
-inline int scale_iq4_xs(int k, const uint8_t* scales_l, uint16_t scales_h) {
+static inline int scale_iq4_xs(int k, const uint8_t* scales_l, uint16_t scales_h) {
     return ((scales_l[k / 2] >> (4 * (k % 2))) & 15) | ((scales_h >> (2 * k)) & 3) << 4;
 }
 
@@ -236,7 +247,7 @@ inline int scale_iq4_xs(int k, const uint8_t* scales_l, uint16_t scales_h) {
 // returns false for a type without one (dense and integer types, IQ1_S, IQ1_M): the one
 // place that maps type ids to layouts.
 template <class F>
-bool visit_block(TensorType type, F&& f) {
+static bool visit_block(TensorType type, F&& f) {
     switch (type) {
     case TensorType::Q4_0: f(std::type_identity<BlockQ4_0>{}); return true;
     case TensorType::Q4_1: f(std::type_identity<BlockQ4_1>{}); return true;
@@ -261,7 +272,7 @@ bool visit_block(TensorType type, F&& f) {
     }
 }
 
-inline bool is_dense(TensorType type) {
+static inline bool is_dense(TensorType type) {
     return type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16;
 }
 

@@ -110,20 +110,13 @@ void block(const BlockQ2_K& b, float* y) {
 
 void block(const BlockQ3_K& b, float* y) {
     const float d = h(b.d);
-    size_t is = 0;
-    uint8_t mask = 1;
-    for (size_t half = 0; half < 2; ++half) {
-        const uint8_t* q = b.qs + 32 * half;
-        for (int shift = 0; shift < 8; shift += 2, mask = uint8_t(mask << 1)) {
-            for (size_t part = 0; part < 2; ++part) {
-                const float dl = d * float(scale_q3_k(int(is++), b.scales) - 32);
-                for (size_t l = 16 * part; l < 16 * part + 16; ++l) {
-                    const int code = crumb(q, l, shift) - ((b.hmask[l] & mask) ? 0 : 4);
-                    *y++ = dl * float(code);
-                }
+    int is = 0;
+    for (int half = 0; half < 2; ++half)
+        for (int s = 0; s < 4; ++s)
+            for (int part = 0; part < 2; ++part) {
+                const float dl = d * float(scale_q3_k(is++, b.scales) - 32);
+                for (int l = 16 * part; l < 16 * part + 16; ++l) *y++ = dl * float(q3_k_code(b, half, s, l));
             }
-        }
-    }
 }
 
 // Q4_K and Q5_K share their scales and the low 4 bits; Q5_K adds a fifth bit from qh.

@@ -639,6 +639,23 @@ TEST_CASE("the transient kernel is in the table exactly where the packed kernels
         CHECK_FALSE(kernels::transient_packable(t, 512));
 }
 
+// matmul() only hands it types with a transient layout; another type must not be decoded as
+// one (its scratch would be empty), so the kernel leaves the output as it was.
+TEST_CASE("the transient kernel does nothing for a type without a transient layout") {
+    const kernels::TransientRowsFn kernel = kernels::kernel_table().transient_rows;
+    if (!kernel) return;
+    const size_t cols = 512, rows = 16, n_tok = 9;
+    const Q8KActs xq(activations(n_tok, cols, 5), n_tok, cols);
+    for (TensorType t : {TensorType::Q4_K, TensorType::Q3_K, TensorType::IQ4_XS, TensorType::IQ3_S}) {
+        INFO(std::string(tensor_type_name(t)));
+        const size_t row_bytes = *tensor_row_bytes(t, cols);
+        const auto w = weights(t, rows, cols, 21);
+        std::vector<float> y(n_tok * rows, -1.0f);
+        kernel(t, w.data(), row_bytes, cols, 0, 1, xq.acts(cols), n_tok, y.data(), rows);
+        CHECK(y == std::vector<float>(n_tok * rows, -1.0f));
+    }
+}
+
 TEST_CASE("low-bit formats, many tokens: the transient 8-bit layout equals ggml's arithmetic") {
     for (size_t cols : {512, 4864}) {
         INFO("cols " << cols);

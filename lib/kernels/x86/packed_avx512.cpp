@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <immintrin.h>
+#include <type_traits>
 
 namespace qwen::kernels::avx512 {
 
@@ -303,6 +304,17 @@ void tile_t(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy, acc[t]);
 }
 
+// Tokens [0, n_tok) in tiles of kToks, then at most one tile each of 4, 2 and 1 for the rest:
+// tile(T, t0) for tokens t0 .. t0+T-1, T a std::integral_constant (a template argument there).
+template <int kToks, class Tile>
+void token_tiles(size_t n_tok, Tile&& tile) {
+    size_t t = 0;
+    for (; t + kToks <= n_tok; t += kToks) tile(std::integral_constant<int, kToks>{}, t);
+    if (n_tok - t >= 4) tile(std::integral_constant<int, 4>{}, t), t += 4;
+    if (n_tok - t >= 2) tile(std::integral_constant<int, 2>{}, t), t += 2;
+    if (n_tok - t >= 1) tile(std::integral_constant<int, 1>{}, t);
+}
+
 // Each group is decoded once into this thread's scratch (at most 19 x 4992 bytes for 4864
 // columns, so it stays in L2 while the tokens pass over it 8 at a time).
 template <bool kMins>
@@ -313,11 +325,7 @@ void transient_groups(TensorType type, const uint8_t* w, size_t row_bytes, size_
     for (size_t g = g0; g < g1; ++g) {
         transient_pack(type, w + g * kR * row_bytes, row_bytes, cols, scratch);
         float* yg = y + g * kR;
-        size_t t = 0;
-        for (; t + 8 <= n_tok; t += 8) tile_t<kMins, 8>(scratch, nb, x, t, yg, ldy);
-        if (n_tok - t >= 4) tile_t<kMins, 4>(scratch, nb, x, t, yg, ldy), t += 4;
-        if (n_tok - t >= 2) tile_t<kMins, 2>(scratch, nb, x, t, yg, ldy), t += 2;
-        if (n_tok - t >= 1) tile_t<kMins, 1>(scratch, nb, x, t, yg, ldy);
+        token_tiles<8>(n_tok, [&](auto T, size_t t) { tile_t<kMins, T>(scratch, nb, x, t, yg, ldy); });
     }
 }
 
@@ -340,11 +348,7 @@ void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs
     for (size_t g = g0; g < g1; ++g) {
         const uint8_t* wg = w + g * group_bytes;
         float* yg = y + g * kR;
-        size_t t = 0;
-        for (; t + kToks <= n_tok; t += kToks) tile_any<P, kToks>(wg, nb, x, t, yg, ldy);
-        if (n_tok - t >= 4) tile_any<P, 4>(wg, nb, x, t, yg, ldy), t += 4;
-        if (n_tok - t >= 2) tile_any<P, 2>(wg, nb, x, t, yg, ldy), t += 2;
-        if (n_tok - t >= 1) tile_any<P, 1>(wg, nb, x, t, yg, ldy);
+        token_tiles<kToks>(n_tok, [&](auto T, size_t t) { tile_any<P, T>(wg, nb, x, t, yg, ldy); });
     }
 }
 
@@ -352,11 +356,16 @@ void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs
 
 void transient_matmul_groups(TensorType type, const uint8_t* w, size_t row_bytes, size_t cols, size_t g0, size_t g1,
                              const QuantActs& x, size_t n_tok, float* y, size_t ldy) {
-    if (!transient_packable(type, cols)) return;
-    if (type == TensorType::Q2_K)
-        transient_groups<true>(type, w, row_bytes, cols, g0, g1, x, n_tok, y, ldy);
-    else
-        transient_groups<false>(type, w, row_bytes, cols, g0, g1, x, n_tok, y, ldy);
+    // The caller has checked transient_packable() (matmul.cpp's takes_transient); a type
+    // without a transient layout still does nothing here, as in packed_matmul_groups().
+    switch (type) {
+    case TensorType::Q2_K: transient_groups<true>(type, w, row_bytes, cols, g0, g1, x, n_tok, y, ldy); break;
+    case TensorType::IQ2_XXS:
+    case TensorType::IQ2_XS:
+    case TensorType::IQ2_S:
+    case TensorType::IQ3_XXS: transient_groups<false>(type, w, row_bytes, cols, g0, g1, x, n_tok, y, ldy); break;
+    default: break;
+    }
 }
 
 void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x,

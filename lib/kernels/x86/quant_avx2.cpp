@@ -3,8 +3,6 @@
 #include "quant/blocks.hpp"
 #include "quant/iq_grids.hpp"
 
-#include <array>
-#include <bit>
 #include <cstring>
 #include <immintrin.h>
 

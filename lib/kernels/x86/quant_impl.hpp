@@ -284,21 +284,13 @@ struct Split {
     __m256i mag, sign;
 };
 
-// kSigns7[i]: the 8 sign bytes of a group of 8 codes whose 7 stored sign bits are i, the 8th
-// being their parity (quant::signs_from_code7), as one 64-bit lane (byte j = -1 or +1).
-static constexpr auto kSigns7 = [] {
-    std::array<uint64_t, 128> t{};
-    for (uint32_t i = 0; i < 128; ++i) {
-        const uint32_t bits = i | uint32_t(std::popcount(i) & 1) << 7;
-        for (int j = 0; j < 8; ++j) t[i] |= uint64_t((bits >> j) & 1 ? 0xFF : 0x01) << (8 * j);
-    }
-    return t;
-}();
+// The sign bytes of a group of 8 from its 7-bit code (quant::kSigns7), as a 64-bit lane.
+static inline int64_t signs7(uint32_t code7) { return int64_t(kSigns7.lane[code7]); }
 
 // The sign bytes of 4 groups of 8 from their 7-bit codes (bits 7 l .. 7 l + 6 of code7s).
 static inline __m256i signs_4x7(uint32_t code7s) {
-    return _mm256_set_epi64x(int64_t(kSigns7[(code7s >> 21) & 127]), int64_t(kSigns7[(code7s >> 14) & 127]),
-                             int64_t(kSigns7[(code7s >> 7) & 127]), int64_t(kSigns7[code7s & 127]));
+    return _mm256_set_epi64x(signs7((code7s >> 21) & 127), signs7((code7s >> 14) & 127), signs7((code7s >> 7) & 127),
+                             signs7(code7s & 127));
 }
 
 // Sign bytes from 32 explicit sign bits (IQ2_S, IQ3_S): -1 where bit j is set, else +1.
@@ -346,8 +338,7 @@ struct WIQ2_XS {  // per 32: 4 x (9-bit grid index, 7 sign bits); two 4-bit scal
         std::memcpy(c, b + offsetof(BlockIQ2_XS, qs) + 8 * k, 8);
         return {_mm256_set_epi64x(int64_t(kIq2xsGrid[c[3] & 511]), int64_t(kIq2xsGrid[c[2] & 511]),
                                   int64_t(kIq2xsGrid[c[1] & 511]), int64_t(kIq2xsGrid[c[0] & 511])),
-                _mm256_set_epi64x(int64_t(kSigns7[c[3] >> 9]), int64_t(kSigns7[c[2] >> 9]), int64_t(kSigns7[c[1] >> 9]),
-                                  int64_t(kSigns7[c[0] >> 9]))};
+                _mm256_set_epi64x(signs7(c[3] >> 9), signs7(c[2] >> 9), signs7(c[1] >> 9), signs7(c[0] >> 9))};
     }
     static __m256i scales(const Head& h, int k) { return per16(h.sc[2 * k], h.sc[2 * k + 1]); }
     static int32_t offset(const Head&, const int16_t*) { return 0; }
