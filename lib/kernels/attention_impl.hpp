@@ -3,15 +3,20 @@
 // file provides Arch, Batch, load_f16 and sum_lanes; see dense_impl.hpp for the rules).
 //
 // One call serves the `group` query heads that share a KV head (grouped-query attention:
-// 7 of them in Qwen2.5-0.5B), so each key and value row is read from memory once, widened
+// 7 of them in Qwen2.5-0.5B), so each key and value is read from memory once, widened
 // once, and used `group` times:
-//   1. scores[h][p] = scale * q_h . k_p for every key p, keeping each head's maximum;
+//   1. scores[h][p] = scale * q_h . k_p for every key p, keeping each head's maximum. The
+//      keys come in tiles of kKeyTile positions stored dimension-major (kv/kv_cache.hpp):
+//      one load gives dimension d of kLanes keys, and each head adds q_h[d] times it to
+//      its vector of kLanes scores, so no sum across lanes is needed;
 //   2. scores[h][p] = exp(scores[h][p] - max_h) (vectorized over p), summed per head;
 //   3. out_h = sum_p scores[h][p] * v_p / sum_h (values in L1-sized blocks, below).
-// F16 keys and values are widened to float once per block into a stack buffer, not once per
-// head.
-// Keys and values are rows of `row_bytes` bytes (F16 or F32 elements), this head's part
-// starting at k / v.
+// Values are rows of `row_bytes` bytes (F16 or F32 elements), this head's part starting at
+// v; F16 values are widened to float once per block into a stack buffer, not once per head.
+// Every head's arithmetic is its own and in the same order whatever the call, so a token's
+// result does not depend on the batch it came in.
+
+constexpr uint32_t kKeyTile = 16;  // KvCache::kKeyTile
 
 template <bool F16>
 static inline Batch load_kv(const uint8_t* row, size_t i) {
@@ -45,6 +50,64 @@ static inline const float* float_rows(const uint8_t* base, size_t row_bytes, uin
     }
 }
 
+// The scores' row stride: whole tiles, since step 1 stores every lane of the last one.
+static inline size_t scores_stride(uint32_t n) { return (size_t(n) + kKeyTile - 1) / kKeyTile * kKeyTile; }
+
+// Step 1 for G heads (known at compile time, so that their accumulators stay in registers):
+// scores[h * scores_stride(n) + p] = scale * q_h . k_p and mx[h] = max_p, for p < n. Lanes of
+// the last tile past n hold whatever those positions hold; they are scored (and never read)
+// but kept out of the maximum.
+template <bool F16, uint32_t G>
+static void scores_tiled(const float* q, uint32_t D, const uint8_t* k, uint32_t n, float scale, float* scores,
+                         float* mx) {
+    constexpr uint32_t L = uint32_t(kLanes), VT = kKeyTile / L;  // vectors per tile
+    static_assert(kKeyTile % kLanes == 0, "a key tile is whole vectors");
+    const size_t lds = scores_stride(n), tile_bytes = size_t(kKeyTile) * D * (F16 ? 2 : 4);
+    Batch best[G];
+    for (uint32_t h = 0; h < G; ++h) best[h] = Batch(-INFINITY);
+    const uint32_t tiles = (n + kKeyTile - 1) / kKeyTile;
+    for (uint32_t t = 0; t < tiles; ++t) {
+        const uint8_t* tile = k + t * tile_bytes;
+        // The tiles are one sequential stream per head: fetch 4 KiB ahead.
+        for (size_t at = 0; at < tile_bytes; at += 64) __builtin_prefetch(tile + 4096 + at);
+        for (uint32_t vt = 0; vt < VT; ++vt) {
+            Batch acc[G];
+            for (uint32_t h = 0; h < G; ++h) acc[h] = Batch(0.0f);
+            for (uint32_t d = 0; d < D; ++d) {
+                const Batch kv = load_kv<F16>(tile, size_t(d) * kKeyTile + vt * L);
+                for (uint32_t h = 0; h < G; ++h) acc[h] = xsimd::fma(Batch(q[size_t(h) * D + d]), kv, acc[h]);
+            }
+            const uint32_t p = t * kKeyTile + vt * L;
+            for (uint32_t h = 0; h < G; ++h) {
+                const Batch s = acc[h] * Batch(scale);
+                s.store_unaligned(scores + h * lds + p);
+                if (p + L <= n) {
+                    best[h] = xsimd::max(best[h], s);
+                } else {
+                    for (uint32_t i = p; i < n; ++i) mx[h] = scores[h * lds + i] > mx[h] ? scores[h * lds + i] : mx[h];
+                }
+            }
+        }
+    }
+    for (uint32_t h = 0; h < G; ++h) {
+        alignas(64) float lanes[kLanes];
+        best[h].store_aligned(lanes);
+        for (float x : lanes) mx[h] = x > mx[h] ? x : mx[h];
+    }
+}
+
+// scores_tiled for a run-time group size (1 .. kMaxGroup).
+template <bool F16, uint32_t G = 1>
+static void scores_for_group(uint32_t group, const float* q, uint32_t D, const uint8_t* k, uint32_t n, float scale,
+                             float* scores, float* mx) {
+    if constexpr (G <= 16) {
+        if (group == G)
+            scores_tiled<F16, G>(q, D, k, n, scale, scores, mx);
+        else
+            scores_for_group<F16, G + 1>(group, q, D, k, n, scale, scores, mx);
+    }
+}
+
 // NV: the vectors per head row (D / kLanes) when known at compile time, else 0. With it
 // known, step 3's accumulators live in registers; with a run-time count the compiler keeps
 // them on the stack, and every value row then goes through a load-FMA-store chain per vector
@@ -54,50 +117,16 @@ static void attend_impl(const float* q, uint32_t group, uint32_t D, const uint8_
                         size_t row_bytes, uint32_t n, float scale, float* scores, float* out) {
     constexpr uint32_t kMaxGroup = 16, kMaxVec = 256 / kLanes, L = uint32_t(kLanes);  // head_dim <= 256
     const uint32_t nv = NV ? NV : D / L;
-    alignas(64) float tmp[32 * 256];  // widened F16 rows: 32 values or kLanes keys
+    alignas(64) float tmp[32 * 256];  // 32 value rows widened from F16
     float mx[kMaxGroup];
-    Batch mx_block[kMaxGroup];  // the maxima of step 1's vectors of scores, lane by lane
-    for (uint32_t h = 0; h < group; ++h) mx[h] = -INFINITY, mx_block[h] = Batch(-INFINITY);
-    // 1. Scores, kLanes keys at a time: each head's kLanes dot products stay as vectors of
-    //    partial sums until one transposing sum (sum_lanes) turns them into a vector of
-    //    kLanes scores, stored and maxed as a vector.
-    uint32_t p = 0;
-    for (; p + L <= n; p += L) {
-        size_t ld;
-        const float* kr = float_rows<F16>(k, row_bytes, p, L, D, tmp, ld);
-        for (uint32_t h = 0; h < group; ++h) {
-            const float* qh = q + size_t(h) * D;
-            Batch acc[kLanes];
-            for (uint32_t i = 0; i < L; ++i) acc[i] = Batch(0.0f);
-            for (uint32_t j = 0; j < nv; ++j) {
-                const Batch qv = Batch::load_unaligned(qh + j * L);
-                for (uint32_t i = 0; i < L; ++i) acc[i] = xsimd::fma(Batch::load_unaligned(kr + i * ld + j * L), qv, acc[i]);
-            }
-            const Batch s = sum_lanes(acc) * Batch(scale);
-            s.store_unaligned(scores + size_t(h) * n + p);
-            mx_block[h] = xsimd::max(mx_block[h], s);
-        }
-    }
-    for (; p < n; ++p) {  // the last keys one at a time
-        const uint8_t* kr = k + size_t(p) * row_bytes;
-        Batch kb[kMaxVec];
-        for (uint32_t j = 0; j < nv; ++j) kb[j] = load_kv<F16>(kr, size_t(j) * L);
-        for (uint32_t h = 0; h < group; ++h) {
-            const float* qh = q + size_t(h) * D;
-            Batch acc = kb[0] * Batch::load_unaligned(qh);
-            for (uint32_t j = 1; j < nv; ++j) acc = xsimd::fma(kb[j], Batch::load_unaligned(qh + j * L), acc);
-            const float s = xsimd::hadd(acc) * scale;
-            scores[size_t(h) * n + p] = s;
-            mx[h] = s > mx[h] ? s : mx[h];
-        }
-    }
+    for (uint32_t h = 0; h < group; ++h) mx[h] = -INFINITY;
+    // 1. Scores and each head's maximum.
+    scores_for_group<F16>(group, q, D, k, n, scale, scores, mx);
     // 2. Softmax numerators and their sums.
     float inv_sum[kMaxGroup];
+    const size_t lds = scores_stride(n);
     for (uint32_t h = 0; h < group; ++h) {
-        alignas(64) float lanes[kLanes];
-        mx_block[h].store_aligned(lanes);
-        for (float x : lanes) mx[h] = x > mx[h] ? x : mx[h];
-        float* sc = scores + size_t(h) * n;
+        float* sc = scores + size_t(h) * lds;
         const Batch m(mx[h]);
         Batch sum(0.0f);
         uint32_t i = 0;
@@ -124,7 +153,7 @@ static void attend_impl(const float* q, uint32_t group, uint32_t D, const uint8_
             float* oh = out + size_t(h) * D;
             Batch acc[NV ? NV : kMaxVec];
             for (uint32_t j = 0; j < nv; ++j) acc[j] = p0 ? Batch::load_unaligned(oh + j * L) : Batch(0.0f);
-            const float* sc = scores + size_t(h) * n + p0;
+            const float* sc = scores + size_t(h) * lds + p0;
             for (uint32_t i = 0; i < m; ++i) {
                 const Batch w(sc[i]);
                 for (uint32_t j = 0; j < nv; ++j) acc[j] = xsimd::fma(w, Batch::load_unaligned(vr + i * ld + j * L), acc[j]);

@@ -49,10 +49,14 @@ using TransientRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_b
 TensorType quant_act_type(TensorType type);
 
 // Attention of the `group` query heads q[group][D] sharing one KV head over n cached keys and
-// values (rows of row_bytes bytes, F16 or F32, this head's slice starting at k / v) into
-// out[group][D]; scores is scratch of group * n floats (kernels/attention_impl.hpp).
+// values into out[group][D]: the keys are this head's tiles of KvCache::kKeyTile positions
+// (kv/kv_cache.hpp) starting at k, the values rows of row_bytes bytes with this head's slice
+// starting at v, both F16 or F32. scores is scratch of attend_scores_floats(group, n) floats
+// (kernels/attention_impl.hpp).
 using AttendFn = void (*)(const float* q, uint32_t group, uint32_t D, const uint8_t* k, const uint8_t* v,
                           size_t row_bytes, uint32_t n, bool f16, float scale, float* scores, float* out);
+// A score for every key of every head, rows padded to whole key tiles.
+constexpr size_t attend_scores_floats(uint32_t group, uint32_t n) { return size_t(group) * ((size_t(n) + 15) / 16 * 16); }
 
 // BF16 weights on AVX512_BF16 CPUs, as llama.cpp multiplies them: the activations are rounded
 // to bf16 once per call (RoundBf16Fn: n floats to ggml's GGML_FP32_TO_BF16 bits, core/half.hpp's

@@ -6,11 +6,11 @@
 
 namespace qwen {
 
-KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t row_elems, bool f16)
-    : n_layer_(n_layer), n_ctx_(n_ctx), row_(row_elems), elem_(f16 ? 2 : 4), f16_(f16) {
-    const size_t bytes = size_t(n_layer_) * n_ctx_ * row_ * elem_;
-    k_ = PageBuffer(bytes);
-    v_ = PageBuffer(bytes);
+KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t n_head_kv, uint32_t head_dim, bool f16)
+    : n_layer_(n_layer), n_ctx_(n_ctx), n_head_kv_(n_head_kv), head_dim_(head_dim),
+      tiles_((n_ctx + kKeyTile - 1) / kKeyTile), row_(size_t(n_head_kv) * head_dim), elem_(f16 ? 2 : 4), f16_(f16) {
+    k_ = PageBuffer(size_t(n_layer_) * n_head_kv_ * tiles_ * key_tile_bytes());
+    v_ = PageBuffer(size_t(n_layer_) * n_ctx_ * row_ * elem_);
 }
 
 static void put_row(uint8_t* dst, const float* src, size_t n, bool f16) {
@@ -32,16 +32,39 @@ static void get_row(const uint8_t* src, float* dst, size_t n, bool f16) {
 }
 
 void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {
-    put_row(k_.data() + offset(layer, pos), k, row_, f16_);
-    put_row(v_.data() + offset(layer, pos), v, row_, f16_);
+    for (uint32_t h = 0; h < n_head_kv_; ++h)
+        for (size_t d = 0; d < head_dim_; ++d)
+            put_row(k_.data() + k_elem(layer, h, pos, d), k + size_t(h) * head_dim_ + d, 1, f16_);
+    put_row(v_.data() + v_offset(layer, pos), v, row_, f16_);
 }
 
 void KvCache::load_k(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const {
-    get_row(k_.data() + offset(layer, pos) + off * elem_, out, n, f16_);
+    for (size_t i = 0; i < n; ++i) {
+        const size_t e = off + i;
+        get_row(k_.data() + k_elem(layer, uint32_t(e / head_dim_), pos, e % head_dim_), out + i, 1, f16_);
+    }
 }
 
 void KvCache::load_v(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const {
-    get_row(v_.data() + offset(layer, pos) + off * elem_, out, n, f16_);
+    get_row(v_.data() + v_offset(layer, pos) + off * elem_, out, n, f16_);
+}
+
+void KvCache::read_row(bool key, uint32_t layer, uint32_t pos, uint8_t* dst) const {
+    if (!key) {
+        std::memcpy(dst, v_.data() + v_offset(layer, pos), row_bytes());
+        return;
+    }
+    for (size_t e = 0; e < row_; ++e)
+        std::memcpy(dst + e * elem_, k_.data() + k_elem(layer, uint32_t(e / head_dim_), pos, e % head_dim_), elem_);
+}
+
+void KvCache::write_row(bool key, uint32_t layer, uint32_t pos, const uint8_t* src) {
+    if (!key) {
+        std::memcpy(v_.data() + v_offset(layer, pos), src, row_bytes());
+        return;
+    }
+    for (size_t e = 0; e < row_; ++e)
+        std::memcpy(k_.data() + k_elem(layer, uint32_t(e / head_dim_), pos, e % head_dim_), src + e * elem_, elem_);
 }
 
 }  // namespace qwen

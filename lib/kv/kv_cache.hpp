@@ -1,7 +1,12 @@
 // The key/value cache of one sequence: for every layer, the roped keys and the values of
-// every position so far, in F16 (default) or F32. Row p of layer l holds all KV heads of
-// position p side by side (n_head_kv * head_dim values), so attention reads each head's
-// keys with a fixed stride and one pass serves all the query heads sharing it (GQA).
+// every position so far, in F16 (default) or F32.
+// - Values: row p of layer l holds all KV heads of position p side by side (n_head_kv *
+//   head_dim values); attention reads each head's slice with a fixed stride, one pass
+//   serving all the query heads that share it (GQA).
+// - Keys: per layer and KV head, tiles of kKeyTile positions stored dimension-major
+//   (element d of the tile's position j at d * kKeyTile + j), so that the attention kernel
+//   loads one dimension of 16 keys as one vector and scores them with a broadcast of the
+//   query's element: no per-key horizontal sums (kernels/attention_impl.hpp).
 #pragma once
 
 #include "core/page_buffer.hpp"
@@ -13,35 +18,46 @@ namespace qwen {
 
 class KvCache {
 public:
-    KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t row_elems, bool f16);
+    static constexpr uint32_t kKeyTile = 16;
+
+    KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t n_head_kv, uint32_t head_dim, bool f16);
 
     uint32_t n_ctx() const { return n_ctx_; }
     uint32_t n_past() const { return n_past_; }
     bool is_f16() const { return f16_; }
     size_t row_elems() const { return row_; }
     size_t bytes() const { return k_.size() + v_.size(); }
+    void set_n_past(uint32_t n) { n_past_ = n; }
 
-    // Stores the key and value rows of position `pos` in layer `layer` (rounding to F16 if
-    // the cache is F16).
+    // Stores the key and value rows of position `pos` in layer `layer` (all KV heads; rounded
+    // to F16 if the cache is F16).
     void store(uint32_t layer, uint32_t pos, const float* k, const float* v);
     // Reads element range [off, off + n) of position pos's key/value row as floats.
     void load_k(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const;
     void load_v(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const;
 
-    // Raw rows for the attention kernel.
-    const uint8_t* k_row(uint32_t layer, uint32_t pos) const { return k_.data() + offset(layer, pos); }
-    const uint8_t* v_row(uint32_t layer, uint32_t pos) const { return v_.data() + offset(layer, pos); }
-
-    void set_n_past(uint32_t n) { n_past_ = n; }
-
-    // Bytes of one stored row, and mutable rows for restoring saved state.
+    // Whole rows in their stored type (row_bytes() bytes: all KV heads of one position), for
+    // saving and restoring state.
     size_t row_bytes() const { return row_ * elem_; }
-    uint8_t* k_row(uint32_t layer, uint32_t pos) { return k_.data() + offset(layer, pos); }
-    uint8_t* v_row(uint32_t layer, uint32_t pos) { return v_.data() + offset(layer, pos); }
+    void read_row(bool key, uint32_t layer, uint32_t pos, uint8_t* dst) const;
+    void write_row(bool key, uint32_t layer, uint32_t pos, const uint8_t* src);
+
+    // For the attention kernel: the key tiles of one layer and KV head (tile t at
+    // t * key_tile_bytes()), and the value rows (row_bytes() apart).
+    const uint8_t* k_tiles(uint32_t layer, uint32_t head) const { return k_.data() + k_offset(layer, head); }
+    size_t key_tile_bytes() const { return size_t(kKeyTile) * head_dim_ * elem_; }
+    const uint8_t* v_row(uint32_t layer, uint32_t pos) const { return v_.data() + v_offset(layer, pos); }
 
 private:
-    size_t offset(uint32_t layer, uint32_t pos) const { return (size_t(layer) * n_ctx_ + pos) * row_ * elem_; }
-    uint32_t n_layer_, n_ctx_;
+    size_t k_offset(uint32_t layer, uint32_t head) const {
+        return (size_t(layer) * n_head_kv_ + head) * tiles_ * key_tile_bytes();
+    }
+    size_t v_offset(uint32_t layer, uint32_t pos) const { return (size_t(layer) * n_ctx_ + pos) * row_ * elem_; }
+    // Element d of head h's key at position pos.
+    size_t k_elem(uint32_t layer, uint32_t h, uint32_t pos, size_t d) const {
+        return k_offset(layer, h) + (size_t(pos / kKeyTile) * head_dim_ * kKeyTile + d * kKeyTile + pos % kKeyTile) * elem_;
+    }
+    uint32_t n_layer_, n_ctx_, n_head_kv_, head_dim_, tiles_;
     size_t row_, elem_;
     bool f16_;
     uint32_t n_past_ = 0;

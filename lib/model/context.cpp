@@ -1,6 +1,7 @@
 #include "model/context.hpp"
 
 #include "core/error.hpp"
+#include "kernels/dispatch.hpp"
 #include "model/ops.hpp"
 
 #include <algorithm>
@@ -27,8 +28,7 @@ Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
       n_threads_(params.n_threads > 0 ? params.n_threads : omp_get_num_procs()),
       batch_cap_(std::min(params.n_ctx, kMaxBatch)),
-      kv_(model.hparams().n_layer, params.n_ctx, model.hparams().n_head_kv * model.hparams().head_dim,
-          params.kv_f16) {
+      kv_(model.hparams().n_layer, params.n_ctx, model.hparams().n_head_kv, model.hparams().head_dim, params.kv_f16) {
     const Qwen2Hparams& h = model.hparams();
     if (params.n_ctx == 0 || params.n_ctx > h.n_ctx_train)
         fail(QWEN_ERR_INVALID_ARGUMENT, "n_ctx ", params.n_ctx, " is outside [1, ", h.n_ctx_train,
@@ -45,7 +45,7 @@ Context::Context(const Model& model, const ContextParams& params)
     gate_.resize(B * h.n_ff);
     up_.resize(B * h.n_ff);
     rope_.resize(B * h.head_dim);  // cos and sin for each pair of each token
-    scores_.resize(size_t(n_threads_) * (h.n_head / h.n_head_kv) * params.n_ctx);
+    scores_.resize(size_t(n_threads_) * kernels::attend_scores_floats(h.n_head / h.n_head_kv, params.n_ctx));
     tokens_.reserve(params.n_ctx);
 }
 
@@ -155,7 +155,7 @@ void Context::forward(const int32_t* tokens, const Sequence* seqs, size_t n_seqs
     const HeadShape shape{h.n_head, h.n_head_kv, uint32_t(D)};
     uint32_t longest = 0;
     for (size_t i = 0; i < n_seqs; ++i) longest = std::max(longest, seqs[i].kv->n_ctx());
-    const size_t scores_per_thread = size_t(h.n_head / h.n_head_kv) * longest;
+    const size_t scores_per_thread = kernels::attend_scores_floats(h.n_head / h.n_head_kv, longest);
     if (scores_.size() < size_t(n_threads_) * scores_per_thread) scores_.resize(size_t(n_threads_) * scores_per_thread);
 
 #pragma omp parallel num_threads(n_threads_)

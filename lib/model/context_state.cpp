@@ -13,6 +13,7 @@
 #include "model/context.hpp"
 
 #include <cstring>
+#include <vector>
 
 namespace qwen {
 
@@ -118,11 +119,14 @@ void Context::save_state(std::string& out) const {
     const uint32_t n = kv_.n_past();
     w.put(n);
     w.put_bytes(tokens_.data(), size_t(n) * 4);
-    for (uint32_t l = 0; l < h.n_layer; ++l) {
-        // Rows of one layer are contiguous in the cache: positions 0 .. n-1 in one piece.
-        w.put_bytes(kv_.k_row(l, 0), n * kv_.row_bytes());
-        w.put_bytes(kv_.v_row(l, 0), n * kv_.row_bytes());
-    }
+    // Row by row: the cache keeps its keys in tiles (kv/kv_cache.hpp), the format in rows.
+    std::vector<uint8_t> row(kv_.row_bytes());
+    for (uint32_t l = 0; l < h.n_layer; ++l)
+        for (bool key : {true, false})
+            for (uint32_t pos = 0; pos < n; ++pos) {
+                kv_.read_row(key, l, pos, row.data());
+                w.put_bytes(row.data(), row.size());
+            }
     w.put(uint32_t(n_rows_ ? 1 : 0));
     if (n_rows_) w.put_bytes(logits_.data() + (n_rows_ - 1) * h.n_vocab, size_t(h.n_vocab) * 4);
 }
@@ -132,17 +136,21 @@ void Context::check_state(const uint8_t* data, size_t n) const { parse(*this, da
 void Context::load_state(const uint8_t* data, size_t n) {
     const StateView s = parse(*this, data, n);
     const Qwen2Hparams& h = model_.hparams();
-    if (s.logits && logits_.size() < h.n_vocab) logits_.resize(h.n_vocab);  // the only allocation: first
+    // The only allocations, before anything changes: a row for converting between KV types.
+    std::vector<uint8_t> converted(kv_.row_bytes());
+    if (s.logits && logits_.size() < h.n_vocab) logits_.resize(h.n_vocab);
     const size_t elems = kv_.row_elems(), src_row = elems * (s.kv_f16 ? 2 : 4);
     const uint8_t* p = s.kv;
+    uint8_t* row = converted.data();
     for (uint32_t l = 0; l < h.n_layer; ++l)
-        for (int kv = 0; kv < 2; ++kv)
+        for (bool key : {true, false})
             for (uint32_t pos = 0; pos < s.n_past; ++pos, p += src_row) {
-                uint8_t* dst = kv == 0 ? kv_.k_row(l, pos) : kv_.v_row(l, pos);
-                if (s.kv_f16 == kv_.is_f16())
-                    std::memcpy(dst, p, src_row);
-                else
-                    convert_row(p, s.kv_f16, dst, kv_.is_f16(), elems);
+                if (s.kv_f16 == kv_.is_f16()) {
+                    kv_.write_row(key, l, pos, p);
+                } else {
+                    convert_row(p, s.kv_f16, row, kv_.is_f16(), elems);
+                    kv_.write_row(key, l, pos, row);
+                }
             }
     tokens_.resize(s.n_past);
     if (s.n_past) std::memcpy(tokens_.data(), s.tokens, size_t(s.n_past) * 4);

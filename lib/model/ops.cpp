@@ -145,8 +145,8 @@ void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const fl
         const float* qg = q + size_t(t) * Q + size_t(g) * group * D;
         float* og = out + size_t(t) * Q + size_t(g) * group * D;
         if (simd)
-            kt.attend(qg, group, D, kv.k_row(layer, 0) + size_t(g) * D * elem, kv.v_row(layer, 0) + size_t(g) * D * elem,
-                      kv.row_bytes(), n_keys, kv.is_f16(), scale, scores, og);
+            kt.attend(qg, group, D, kv.k_tiles(layer, g), kv.v_row(layer, 0) + size_t(g) * D * elem, kv.row_bytes(),
+                      n_keys, kv.is_f16(), scale, scores, og);
         else
             attend_scalar(qg, group, D, kv, layer, g, n_keys, scale, scores, og);
     }

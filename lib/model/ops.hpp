@@ -42,7 +42,7 @@ void qkv_bias_rope_store(const HeadShape& s, const Sequence* seqs, size_t n_seqs
 // Causal softmax attention of every row's queries over its sequence's cache (positions 0 ..
 // pos of the token). Each work item is one token and one KV head, serving all the query heads
 // that share it in one pass over the cache (kernels::KernelTable::attend). `scores` is this
-// thread's scratch of (n_head / n_head_kv) * (longest cache) floats.
+// thread's scratch of kernels::attend_scores_floats(n_head / n_head_kv, longest cache) floats.
 void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const float* q, uint32_t layer,
                float* scores, float* out);
 

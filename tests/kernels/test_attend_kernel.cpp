@@ -1,8 +1,8 @@
 // The attention kernel of the path QWEN_ISA selects (kernels/attention_impl.hpp), called
 // directly: one KV head's query group over a cache slice, against a double-precision
-// softmax of the same (widened) keys and values. Cache lengths fall around the vector width
-// and the 32-row value block; the slice is the second KV head of each row, so the row stride
-// and the head offset are both exercised. tests/model/test_attention.cpp covers the same
+// softmax of the same (widened) keys and values. Cache lengths fall around the vector width,
+// the 16-key tile and the 32-row value block; the slice is the second KV head, so the value
+// rows' stride and the heads' offsets are both exercised. tests/model/test_attention.cpp covers the same
 // kernel through the model's attention step.
 
 #include "core/half.hpp"
@@ -34,22 +34,38 @@ void check(uint32_t group, uint32_t D, uint32_t n, bool f16) {
     for (auto& x : kf) x = nd(rng) * 0.8f;
     for (auto& x : vf) x = nd(rng);
     for (auto& x : q) x = nd(rng) * 0.8f;
-    std::vector<uint8_t> k(n * row_bytes), v(n * row_bytes);
+    // Values in rows (both heads of a position side by side); keys in the cache's tiles
+    // (kv/kv_cache.hpp: per head, kTile positions dimension-major), positions past n in the
+    // last tile NaN: the kernel must keep them out of every result.
+    constexpr uint32_t kTile = 16;
+    const uint32_t tiles = (n + kTile - 1) / kTile;
+    const size_t head_tiles = size_t(tiles) * kTile * D;  // elements of one head's tiles
+    std::vector<uint8_t> k(2 * head_tiles * elem), v(n * row_bytes);
+    for (size_t i = 0; i < 2 * head_tiles; ++i) {
+        const float nan = NAN;
+        const uint16_t hnan = 0x7E00;
+        if (f16)
+            std::memcpy(&k[2 * i], &hnan, 2);
+        else
+            std::memcpy(&k[4 * i], &nan, 4);
+    }
     for (size_t i = 0; i < n * row_elems; ++i) {
+        const size_t p = i / row_elems, e = i % row_elems, hh = e / D, d = e % D;
+        const size_t at = hh * head_tiles + (p / kTile) * kTile * D + d * kTile + p % kTile;
         if (f16) {
             const uint16_t hk = f32_to_f16(kf[i]), hv = f32_to_f16(vf[i]);
             kf[i] = f16_to_f32(hk), vf[i] = f16_to_f32(hv);  // the reference sees the stored values
-            std::memcpy(&k[2 * i], &hk, 2);
+            std::memcpy(&k[2 * at], &hk, 2);
             std::memcpy(&v[2 * i], &hv, 2);
         } else {
-            std::memcpy(&k[4 * i], &kf[i], 4);
+            std::memcpy(&k[4 * at], &kf[i], 4);
             std::memcpy(&v[4 * i], &vf[i], 4);
         }
     }
     const float scale = 1.0f / std::sqrt(float(D));
-    std::vector<float> scores(size_t(group) * n), out(size_t(group) * D, NAN);
-    kernels::kernel_table().attend(q.data(), group, D, k.data() + D * elem, v.data() + D * elem, row_bytes, n, f16,
-                                   scale, scores.data(), out.data());
+    std::vector<float> scores(kernels::attend_scores_floats(group, n)), out(size_t(group) * D, NAN);
+    kernels::kernel_table().attend(q.data(), group, D, k.data() + head_tiles * elem, v.data() + D * elem, row_bytes,
+                                   n, f16, scale, scores.data(), out.data());
     double worst = 0.0;
     for (uint32_t h = 0; h < group; ++h) {
         std::vector<double> s(n);
@@ -82,4 +98,6 @@ TEST_CASE("the attention kernel matches a double-precision softmax on every cach
             check(16, 128, n, f16);
         }
     check(1, 256, 40, true);  // the largest head the kernel takes
+    for (uint32_t g = 1; g <= 16; ++g) check(g, 64, 37, g % 2);  // every group size the kernel takes
+    check(7, 64, 1000, true);                                    // many tiles
 }

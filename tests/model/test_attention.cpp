@@ -51,7 +51,7 @@ void check(uint32_t n_cached, uint32_t n_batch, bool f16, uint32_t head_dim) {
     CAPTURE(f16);
     CAPTURE(head_dim);
     const uint32_t n_head = 14, n_head_kv = 2, layer = 1, n_ctx = n_cached + n_batch;
-    KvCache kv(2, n_ctx, n_head_kv * head_dim, f16);
+    KvCache kv(2, n_ctx, n_head_kv, head_dim, f16);
     std::mt19937 rng(n_cached * 31 + n_batch);
     // Keys large enough that the softmax is peaked in places (scores up to ~+-20).
     std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -65,7 +65,7 @@ void check(uint32_t n_cached, uint32_t n_batch, bool f16, uint32_t head_dim) {
     for (auto& x : q) x = nd(rng) * 0.8f;
     const HeadShape s{n_head, n_head_kv, head_dim};
     const Sequence seq{&kv, 0, n_cached, n_batch};
-    std::vector<float> scores(size_t(n_head / n_head_kv) * n_ctx), out(q.size(), NAN);
+    std::vector<float> scores(kernels::attend_scores_floats(n_head / n_head_kv, n_ctx)), out(q.size(), NAN);
     attention(s, &seq, 1, q.data(), layer, scores.data(), out.data());
     const std::vector<double> want = reference(s, seq, q, kv, layer);
     double worst = 0.0;
