@@ -1,5 +1,5 @@
 // One KV head's attention at Qwen2.5-0.5B's shape (head_dim 64, 7 query heads per KV head,
-// 2 KV heads per F16 cache row), single-threaded, on the path QWEN_ISA selects: what one
+// 2 KV heads, an F16 cache laid out as kv/kv_cache.hpp's), single-threaded, on the path QWEN_ISA selects: what one
 // thread does per layer and KV head in a decode step at `keys` cached tokens. Counters: the
 // head's cache bytes (keys and values) read per second, and multiply-adds (as 2 FLOP) per
 // second (2 x 7 x 64 per key: scores and the weighted sum of values).
@@ -26,7 +26,8 @@ constexpr uint32_t kHeadDim = 64, kGroup = 7, kKvHeads = 2;
 void run(benchmark::State& state, uint32_t keys, uint32_t layers) {
     const auto& kt = qwen::kernels::kernel_table();
     const size_t row_elems = size_t(kKvHeads) * kHeadDim, layer_elems = keys * row_elems;
-    // In whole pages with huge pages asked for, as the KV cache is (kv/kv_cache.hpp).
+    // In whole pages with huge pages asked for, as the KV cache is; per layer, head 0's key
+    // tiles and value rows come first (the values are random: their order does not matter).
     qwen::PageBuffer kbuf(layers * layer_elems * 2), vbuf(layers * layer_elems * 2);
     auto* k = reinterpret_cast<uint16_t*>(kbuf.data());
     auto* v = reinterpret_cast<uint16_t*>(vbuf.data());
@@ -39,7 +40,7 @@ void run(benchmark::State& state, uint32_t keys, uint32_t layers) {
     for (auto _ : state)
         for (uint32_t l = 0; l < layers; ++l) {
             kt.attend(q.data(), kGroup, kHeadDim, reinterpret_cast<const uint8_t*>(k + l * layer_elems),
-                      reinterpret_cast<const uint8_t*>(v + l * layer_elems), row_elems * 2, keys, true, scale,
+                      reinterpret_cast<const uint8_t*>(v + l * layer_elems), kHeadDim * 2, keys, true, scale,
                       scores.data(), out.data());
             benchmark::DoNotOptimize(out.data());
         }

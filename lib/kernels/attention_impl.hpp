@@ -11,8 +11,8 @@
 //      its vector of kLanes scores, so no sum across lanes is needed;
 //   2. scores[h][p] = exp(scores[h][p] - max_h) (vectorized over p), summed per head;
 //   3. out_h = sum_p scores[h][p] * v_p / sum_h (values in L1-sized blocks, below).
-// Values are rows of `row_bytes` bytes (F16 or F32 elements), this head's part starting at
-// v; F16 values are widened to float once per block into a stack buffer, not once per head.
+// Values are rows `row_bytes` apart (F16 or F32 elements), this head's starting at v; F16
+// values are widened to float once per block into a stack buffer, not once per head.
 // Every head's arithmetic is its own and in the same order whatever the call, so a token's
 // result does not depend on the batch it came in.
 
@@ -37,10 +37,9 @@ static inline const float* float_rows(const uint8_t* base, size_t row_bytes, uin
     } else {
         for (uint32_t i = 0; i < m; ++i) {
             const uint8_t* row = base + size_t(p0 + i) * row_bytes;
-            // The rows are this head's slice of each cache row (a strided stream): fetch the
-            // row 64 ahead, which the hardware prefetchers do not do in time (decode at 2,048
-            // cached tokens: +20%). The address may lie past the cache's end; a prefetch
-            // never faults.
+            // Fetch the row 64 ahead, which the hardware prefetchers did not do in time when
+            // the rows were a strided stream (decode at 2,048 cached tokens: +20%). The
+            // address may lie past the cache's end; a prefetch never faults.
             for (size_t at = 0; at < 2 * D; at += 64) __builtin_prefetch(row + 64 * row_bytes + at);
             for (uint32_t j = 0; j < D; j += uint32_t(kLanes))
                 load_kv<true>(row, j).store_aligned(tmp + size_t(i) * D + j);

@@ -50,8 +50,8 @@ TensorType quant_act_type(TensorType type);
 
 // Attention of the `group` query heads q[group][D] sharing one KV head over n cached keys and
 // values into out[group][D]: the keys are this head's tiles of KvCache::kKeyTile positions
-// (kv/kv_cache.hpp) starting at k, the values rows of row_bytes bytes with this head's slice
-// starting at v, both F16 or F32. scores is scratch of attend_scores_floats(group, n) floats
+// (kv/kv_cache.hpp) starting at k, its values rows row_bytes apart starting at v, both F16
+// or F32. scores is scratch of attend_scores_floats(group, n) floats
 // (kernels/attention_impl.hpp).
 using AttendFn = void (*)(const float* q, uint32_t group, uint32_t D, const uint8_t* k, const uint8_t* v,
                           size_t row_bytes, uint32_t n, bool f16, float scale, float* scores, float* out);

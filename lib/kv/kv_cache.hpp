@@ -1,12 +1,12 @@
 // The key/value cache of one sequence: for every layer, the roped keys and the values of
 // every position so far, in F16 (default) or F32.
-// - Values: row p of layer l holds all KV heads of position p side by side (n_head_kv *
-//   head_dim values); attention reads each head's slice with a fixed stride, one pass
-//   serving all the query heads that share it (GQA).
-// - Keys: per layer and KV head, tiles of kKeyTile positions stored dimension-major
-//   (element d of the tile's position j at d * kKeyTile + j), so that the attention kernel
-//   loads one dimension of 16 keys as one vector and scores them with a broadcast of the
-//   query's element: no per-key horizontal sums (kernels/attention_impl.hpp).
+// Each layer and KV head has its own contiguous keys and values, so attention streams them
+// in one sequential pass that serves all the query heads sharing the KV head (GQA):
+// - values: a row of head_dim values per position;
+// - keys: tiles of kKeyTile positions stored dimension-major (element d of the tile's
+//   position j at d * kKeyTile + j), so that the attention kernel loads one dimension of 16
+//   keys as one vector and scores them with a broadcast of the query's element: no per-key
+//   horizontal sums (kernels/attention_impl.hpp).
 #pragma once
 
 #include "core/page_buffer.hpp"
@@ -36,23 +36,27 @@ public:
     void load_k(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const;
     void load_v(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const;
 
-    // Whole rows in their stored type (row_bytes() bytes: all KV heads of one position), for
-    // saving and restoring state.
+    // Whole rows in their stored type (row_bytes() bytes: all KV heads of one position, as
+    // saved state has them), for saving and restoring state.
     size_t row_bytes() const { return row_ * elem_; }
     void read_row(bool key, uint32_t layer, uint32_t pos, uint8_t* dst) const;
     void write_row(bool key, uint32_t layer, uint32_t pos, const uint8_t* src);
 
     // For the attention kernel: the key tiles of one layer and KV head (tile t at
-    // t * key_tile_bytes()), and the value rows (row_bytes() apart).
+    // t * key_tile_bytes()), and its values (position p at p * head_bytes()).
     const uint8_t* k_tiles(uint32_t layer, uint32_t head) const { return k_.data() + k_offset(layer, head); }
+    const uint8_t* v_head(uint32_t layer, uint32_t head) const { return v_.data() + v_offset(layer, head, 0); }
     size_t key_tile_bytes() const { return size_t(kKeyTile) * head_dim_ * elem_; }
-    const uint8_t* v_row(uint32_t layer, uint32_t pos) const { return v_.data() + v_offset(layer, pos); }
+    size_t head_bytes() const { return size_t(head_dim_) * elem_; }
 
 private:
     size_t k_offset(uint32_t layer, uint32_t head) const {
         return (size_t(layer) * n_head_kv_ + head) * tiles_ * key_tile_bytes();
     }
-    size_t v_offset(uint32_t layer, uint32_t pos) const { return (size_t(layer) * n_ctx_ + pos) * row_ * elem_; }
+    size_t v_offset(uint32_t layer, uint32_t head, uint32_t pos) const {
+        return ((size_t(layer) * n_head_kv_ + head) * n_ctx_ + pos) * head_bytes();
+    }
+    size_t elem_offset(bool key, uint32_t layer, uint32_t pos, size_t e) const;
     // Element d of head h's key at position pos.
     size_t k_elem(uint32_t layer, uint32_t h, uint32_t pos, size_t d) const {
         return k_offset(layer, h) + (size_t(pos / kKeyTile) * head_dim_ * kKeyTile + d * kKeyTile + pos % kKeyTile) * elem_;

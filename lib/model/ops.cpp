@@ -140,13 +140,12 @@ void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const fl
         const uint32_t t = uint32_t(it / s.n_head_kv), g = uint32_t(it % s.n_head_kv);
         const Sequence& sq = sequence_of(seqs, n_seqs, t);
         const KvCache& kv = *sq.kv;
-        const size_t elem = kv.is_f16() ? 2 : 4;
         const uint32_t n_keys = sq.pos0 + (t - sq.row0) + 1;  // causal: positions 0 .. the token's
         const float* qg = q + size_t(t) * Q + size_t(g) * group * D;
         float* og = out + size_t(t) * Q + size_t(g) * group * D;
         if (simd)
-            kt.attend(qg, group, D, kv.k_tiles(layer, g), kv.v_row(layer, 0) + size_t(g) * D * elem, kv.row_bytes(),
-                      n_keys, kv.is_f16(), scale, scores, og);
+            kt.attend(qg, group, D, kv.k_tiles(layer, g), kv.v_head(layer, g), kv.head_bytes(), n_keys, kv.is_f16(),
+                      scale, scores, og);
         else
             attend_scalar(qg, group, D, kv, layer, g, n_keys, scale, scores, og);
     }
