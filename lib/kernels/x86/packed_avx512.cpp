@@ -330,8 +330,10 @@ void transient_groups(TensorType type, const uint8_t* w, size_t row_bytes, size_
 }
 
 // Groups [g0, g1) times every token: each group's weights (16 rows, at most 16 * 5.2 KiB for
-// the widest rows) stay in L1/L2 while the tokens pass over them, 8 at a time (4 for the
-// K-quants, whose tiles need more registers).
+// the widest rows) stay in L1/L2 while the tokens pass over them, 8 at a time. The K-quant
+// tiles hold 3 x 8 accumulators then, and unpack each group's codes half as often as with 4
+// (bench_kernels, 896x4864 at 64 tokens, alternating: Q4_K 380-399 -> 420-456 GFLOP/s, Q6_K
+// 271-282 -> 283-316).
 template <class P, int T>
 void tile_any(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
     if constexpr (P::kElems == 32)
@@ -343,12 +345,11 @@ void tile_any(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float*
 template <class P>
 void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x, size_t n_tok, float* y,
             size_t ldy) {
-    constexpr int kToks = P::kElems == 32 ? 8 : 4;
     const size_t nb = cols / P::kElems, group_bytes = nb * P::kBytes;
     for (size_t g = g0; g < g1; ++g) {
         const uint8_t* wg = w + g * group_bytes;
         float* yg = y + g * kR;
-        token_tiles<kToks>(n_tok, [&](auto T, size_t t) { tile_any<P, T>(wg, nb, x, t, yg, ldy); });
+        token_tiles<8>(n_tok, [&](auto T, size_t t) { tile_any<P, T>(wg, nb, x, t, yg, ldy); });
     }
 }
 
