@@ -1,6 +1,6 @@
 // Attention of one KV head's query group over the cache, written once over an xsimd
 // architecture and compiled once per instruction set next to the dense matmul (the including
-// file provides Arch, Batch, load_f16 and sum_lanes; see dense_impl.hpp for the rules).
+// file provides Arch, Batch and load_f16; see dense_impl.hpp for the rules).
 //
 // One call serves the `group` query heads that share a KV head (grouped-query attention:
 // 7 of them in Qwen2.5-0.5B), so each key and value is read from memory once, widened

@@ -19,7 +19,6 @@ static inline xsimd::batch<float, Arch> load_bf16(const uint16_t* p) {
 }
 
 // Vector i = the sum of the lanes of rows[i], for as many rows as lanes.
-static inline xsimd::batch<float, Arch> sum_lanes(const xsimd::batch<float, Arch>* rows) { return xsimd::haddp(rows); }
 
 #include "kernels/dense_impl.hpp"
 #include "kernels/attention_impl.hpp"

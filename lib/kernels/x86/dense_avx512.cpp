@@ -17,7 +17,6 @@ static inline xsimd::batch<float, Arch> load_bf16(const uint16_t* p) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
 
-#include "kernels/x86/sum_lanes_avx512.hpp"
 #include "kernels/dense_impl.hpp"
 #include "kernels/attention_impl.hpp"
 #include "kernels/act_quant_impl.hpp"

@@ -1,4 +1,5 @@
-// sum_lanes for AVX-512, shared by x86/dense_avx512.cpp and x86/bf16_avx512.cpp. Included
+// sum_lanes for AVX-512, used by x86/bf16_avx512.cpp (the dense and attention kernels no
+// longer sum across lanes). Included
 // inside the including file's namespace after its `using Arch = xsimd::avx512bw`, so each
 // copy is internal to a file compiled with that file's flags (see dense_impl.hpp).
 
