@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <omp.h>
 
@@ -26,9 +27,19 @@ public:
     void wait(uint32_t n);
     void* slot = nullptr;  // team_single()'s result
 
+    // Work sharing between two barriers: the threads of a team of `n` call claim() until it
+    // returns false, and each call hands the caller the next items [begin, end) of `total`
+    // in shrinking chunks (guided: an n-th of half of what is left, at least `min_chunk`), so
+    // a thread that an equal share would leave waiting (on memory, or on a busy machine
+    // without its core) takes over what the slower one has not reached. Every barrier
+    // restarts the count: a loop of claims must start after a barrier, run to its end on
+    // every thread of the team, and be followed by a barrier.
+    bool claim(size_t total, uint32_t n, size_t min_chunk, size_t& begin, size_t& end);
+
 private:
     alignas(64) std::atomic<uint32_t> arrived_{0};
     alignas(64) std::atomic<uint32_t> generation_{0};
+    alignas(64) std::atomic<size_t> claimed_{0};
 };
 
 // Makes `barrier` the team barrier of the calling thread while it lives: construct one on

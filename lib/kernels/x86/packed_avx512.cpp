@@ -99,6 +99,15 @@ struct PNL : Nibbles<PNL> {
     static __m512i code(const uint8_t*, int, __m512i n) { return iq4_levels(n); }
 };
 
+// Asks for the lines of bytes [p + kPrefetchAhead, p + kPrefetchAhead + n) of a weight
+// stream. Where a group's weights are used by one tile of tokens (decode, and several
+// sequences decoding together), the tile waits on each block coming from memory otherwise:
+// a quarter of a batched decode step's tile time sat on the first loads of each block.
+constexpr size_t kPrefetchAhead = 2048;
+inline void prefetch_ahead(const uint8_t* p, size_t n) {
+    for (size_t at = 0; at < n; at += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead + at), _MM_HINT_T0);
+}
+
 inline __m512i broadcast4(const int8_t* p) {
     int32_t v;
     std::memcpy(&v, p, 4);
@@ -112,6 +121,7 @@ void tile(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, 
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; ++b) {
         const uint8_t* blk = w + b * P::kBytes;
+        if (t0 == 0) prefetch_ahead(blk, P::kBytes);
         __m512i sum[T];
         for (int t = 0; t < T; ++t)
             sum[t] = _mm512_set1_epi32(P::kShift < 0 ? 0 : -(x.sums[(t0 + t) * nb + b] << (P::kShift & 31)));
@@ -215,6 +225,7 @@ void tile_k(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; ++b) {
         const uint8_t* blk = w + b * P::kBytes;
+        if (t0 == 0) prefetch_ahead(blk, P::kBytes);
         const uint8_t* codes = P::codes(blk);
         __m512i total[T];
         for (int t = 0; t < T; ++t) total[t] = _mm512_setzero_si512();
