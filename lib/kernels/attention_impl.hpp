@@ -16,7 +16,6 @@
 // Every head's arithmetic is its own and in the same order whatever the call, so a token's
 // result does not depend on the batch it came in.
 
-constexpr uint32_t kKeyTile = 16;  // KvCache::kKeyTile
 
 template <bool F16>
 static inline Batch load_kv(const uint8_t* row, size_t i) {
@@ -95,11 +94,11 @@ static void scores_tiled(const float* q, uint32_t D, const uint8_t* k, uint32_t 
     }
 }
 
-// scores_tiled for a run-time group size (1 .. kMaxGroup).
+// scores_tiled for a run-time group size (1 .. kMaxAttendGroup).
 template <bool F16, uint32_t G = 1>
 static void scores_for_group(uint32_t group, const float* q, uint32_t D, const uint8_t* k, uint32_t n, float scale,
                              float* scores, float* mx) {
-    if constexpr (G <= 16) {
+    if constexpr (G <= kMaxAttendGroup) {
         if (group == G)
             scores_tiled<F16, G>(q, D, k, n, scale, scores, mx);
         else
@@ -114,15 +113,15 @@ static void scores_for_group(uint32_t group, const float* q, uint32_t D, const u
 template <bool F16, uint32_t NV>
 static void attend_impl(const float* q, uint32_t group, uint32_t D, const uint8_t* k, const uint8_t* v,
                         size_t row_bytes, uint32_t n, float scale, float* scores, float* out) {
-    constexpr uint32_t kMaxGroup = 16, kMaxVec = 256 / kLanes, L = uint32_t(kLanes);  // head_dim <= 256
+    constexpr uint32_t kMaxVec = 256 / kLanes, L = uint32_t(kLanes);  // head_dim <= 256
     const uint32_t nv = NV ? NV : D / L;
     alignas(64) float tmp[32 * 256];  // 32 value rows widened from F16
-    float mx[kMaxGroup];
+    float mx[kMaxAttendGroup];
     for (uint32_t h = 0; h < group; ++h) mx[h] = -INFINITY;
     // 1. Scores and each head's maximum.
     scores_for_group<F16>(group, q, D, k, n, scale, scores, mx);
     // 2. Softmax numerators and their sums.
-    float inv_sum[kMaxGroup];
+    float inv_sum[kMaxAttendGroup];
     const size_t lds = scores_stride(n);
     for (uint32_t h = 0; h < group; ++h) {
         float* sc = scores + size_t(h) * lds;

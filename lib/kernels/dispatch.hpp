@@ -48,15 +48,23 @@ using TransientRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_b
 // if there is none (the caller then decodes the rows to float).
 TensorType quant_act_type(TensorType type);
 
+// The attention kernel's key layout and reach: keys in tiles of kKeyTile positions stored
+// dimension-major (kv/kv_cache.hpp lays them out so), 1 .. kMaxAttendGroup query heads per
+// KV head (Qwen2.5-0.5B has 7).
+constexpr uint32_t kKeyTile = 16;
+constexpr uint32_t kMaxAttendGroup = 16;
+
 // Attention of the `group` query heads q[group][D] sharing one KV head over n cached keys and
-// values into out[group][D]: the keys are this head's tiles of KvCache::kKeyTile positions
+// values into out[group][D]: the keys are this head's tiles of kKeyTile positions
 // (kv/kv_cache.hpp) starting at k, its values rows row_bytes apart starting at v, both F16
 // or F32. scores is scratch of attend_scores_floats(group, n) floats
 // (kernels/attention_impl.hpp).
 using AttendFn = void (*)(const float* q, uint32_t group, uint32_t D, const uint8_t* k, const uint8_t* v,
                           size_t row_bytes, uint32_t n, bool f16, float scale, float* scores, float* out);
 // A score for every key of every head, rows padded to whole key tiles.
-constexpr size_t attend_scores_floats(uint32_t group, uint32_t n) { return size_t(group) * ((size_t(n) + 15) / 16 * 16); }
+constexpr size_t attend_scores_floats(uint32_t group, uint32_t n) {
+    return size_t(group) * ((size_t(n) + kKeyTile - 1) / kKeyTile * kKeyTile);
+}
 
 // BF16 weights on AVX512_BF16 CPUs, as llama.cpp multiplies them: the activations are rounded
 // to bf16 once per call (RoundBf16Fn: n floats to ggml's GGML_FP32_TO_BF16 bits, core/half.hpp's

@@ -13,22 +13,25 @@ KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t n_head_kv, uint32_t 
     v_ = PageBuffer(size_t(n_layer_) * n_head_kv_ * n_ctx_ * head_bytes());
 }
 
-static void put_row(uint8_t* dst, const float* src, size_t n, bool f16) {
-    if (!f16) {
-        std::memcpy(dst, src, n * sizeof(float));
-        return;
+// One element in the cache's type (rounded to F16 if it is F16), and back to float.
+static void put_elem(uint8_t* dst, float x, bool f16) {
+    if (f16) {
+        const uint16_t h = f32_to_f16(x);
+        std::memcpy(dst, &h, sizeof h);
+    } else {
+        std::memcpy(dst, &x, sizeof x);
     }
-    auto* h = reinterpret_cast<uint16_t*>(dst);
-    for (size_t i = 0; i < n; ++i) h[i] = f32_to_f16(src[i]);
 }
 
-static void get_row(const uint8_t* src, float* dst, size_t n, bool f16) {
-    if (!f16) {
-        std::memcpy(dst, src, n * sizeof(float));
-        return;
+static float get_elem(const uint8_t* src, bool f16) {
+    if (f16) {
+        uint16_t h;
+        std::memcpy(&h, src, sizeof h);
+        return f16_to_f32(h);
     }
-    const auto* h = reinterpret_cast<const uint16_t*>(src);
-    for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(h[i]);
+    float x;
+    std::memcpy(&x, src, sizeof x);
+    return x;
 }
 
 // Where element e (head e / head_dim, dimension e % head_dim) of position pos's key or
@@ -40,18 +43,21 @@ size_t KvCache::elem_offset(bool key, uint32_t layer, uint32_t pos, size_t e) co
 }
 
 void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {
-    for (size_t e = 0; e < row_; ++e) {
-        put_row(k_.data() + elem_offset(true, layer, pos, e), k + e, 1, f16_);
-        put_row(v_.data() + elem_offset(false, layer, pos, e), v + e, 1, f16_);
+    for (uint32_t h = 0; h < n_head_kv_; ++h) {
+        const float *kh = k + size_t(h) * head_dim_, *vh = v + size_t(h) * head_dim_;
+        uint8_t* vd = v_.data() + v_offset(layer, h, pos);  // a row of head_dim values
+        for (size_t d = 0; d < head_dim_; ++d) put_elem(vd + d * elem_, vh[d], f16_);
+        uint8_t* kd = k_.data() + k_elem(layer, h, pos, 0);  // a column of its key tile
+        for (size_t d = 0; d < head_dim_; ++d) put_elem(kd + d * kKeyTile * elem_, kh[d], f16_);
     }
 }
 
 void KvCache::load_k(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const {
-    for (size_t i = 0; i < n; ++i) get_row(k_.data() + elem_offset(true, layer, pos, off + i), out + i, 1, f16_);
+    for (size_t i = 0; i < n; ++i) out[i] = get_elem(k_.data() + elem_offset(true, layer, pos, off + i), f16_);
 }
 
 void KvCache::load_v(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const {
-    for (size_t i = 0; i < n; ++i) get_row(v_.data() + elem_offset(false, layer, pos, off + i), out + i, 1, f16_);
+    for (size_t i = 0; i < n; ++i) out[i] = get_elem(v_.data() + elem_offset(false, layer, pos, off + i), f16_);
 }
 
 void KvCache::read_row(bool key, uint32_t layer, uint32_t pos, uint8_t* dst) const {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "core/page_buffer.hpp"
+#include "kernels/dispatch.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -18,7 +19,7 @@ namespace qwen {
 
 class KvCache {
 public:
-    static constexpr uint32_t kKeyTile = 16;
+    static constexpr uint32_t kKeyTile = kernels::kKeyTile;  // the attention kernel's
 
     KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t n_head_kv, uint32_t head_dim, bool f16);
 

@@ -129,7 +129,7 @@ void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const fl
     const size_t Q = size_t(s.n_head) * D;
     const float scale = 1.0f / std::sqrt(float(D));
     const kernels::KernelTable& kt = kernels::kernel_table();
-    const bool simd = D % kt.lanes == 0 && D <= 256 && group <= 16;
+    const bool simd = D % kt.lanes == 0 && D <= 256 && group <= kernels::kMaxAttendGroup;
     const long items = long(total_rows(seqs, n_seqs)) * s.n_head_kv;
     // Items go round-robin: a prompt's later tokens attend to more keys (causal), so equal
     // contiguous shares would leave the first thread idle for most of the step; dealt one by

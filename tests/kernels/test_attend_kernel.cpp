@@ -37,7 +37,7 @@ void check(uint32_t group, uint32_t D, uint32_t n, bool f16) {
     // Values in rows (both heads of a position side by side); keys in the cache's tiles
     // (kv/kv_cache.hpp: per head, kTile positions dimension-major), positions past n in the
     // last tile NaN: the kernel must keep them out of every result.
-    constexpr uint32_t kTile = 16;
+    constexpr uint32_t kTile = kernels::kKeyTile;
     const uint32_t tiles = (n + kTile - 1) / kTile;
     const size_t head_tiles = size_t(tiles) * kTile * D;  // elements of one head's tiles
     std::vector<uint8_t> k(2 * head_tiles * elem), v(n * row_bytes);
@@ -98,6 +98,6 @@ TEST_CASE("the attention kernel matches a double-precision softmax on every cach
             check(16, 128, n, f16);
         }
     check(1, 256, 40, true);  // the largest head the kernel takes
-    for (uint32_t g = 1; g <= 16; ++g) check(g, 64, 37, g % 2);  // every group size the kernel takes
+    for (uint32_t g = 1; g <= kernels::kMaxAttendGroup; ++g) check(g, 64, 37, g % 2);  // every group size the kernel takes
     check(7, 64, 1000, true);                                    // many tiles
 }
