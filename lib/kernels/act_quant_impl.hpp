@@ -16,7 +16,21 @@
 // subtraction (-ffp-contract=fast is GCC's default, and these files may have FMA).
 
 using ActBatch = xsimd::batch<float, Arch>;
+using ActInts = xsimd::batch<int32_t, Arch>;
 constexpr size_t kActLanes = ActBatch::size;
+
+// Codes in [-128, 127] as int8: one vpmovdb on AVX-512, else a lane at a time (the scalar
+// loops over each block's codes were most of this quantizer's time).
+static inline void store_codes(ActInts v, int8_t* q) {
+#if defined(__AVX512F__)
+    static_assert(kActLanes == 16, "a vector of 16 int32");
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(v));
+#else
+    alignas(64) int32_t c[kActLanes];
+    v.store_aligned(c);
+    for (size_t j = 0; j < kActLanes; ++j) q[j] = int8_t(c[j]);
+#endif
+}
 
 static inline ActBatch opaque(ActBatch v) {
     typename ActBatch::register_type r = v;
@@ -55,21 +69,18 @@ static inline bool act_q8_0(const float* x, int8_t* q, float& d_out, int32_t& su
     if (!block_absmax(x, 32, amax)) return false;
     const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
     if (!(id - id == 0.0f)) return false;  // the reciprocal overflowed
-    alignas(64) float r[32];
     const ActBatch half(0.5f), one(1.0f), zero(0.0f);
+    ActBatch total(0.0f);  // whole numbers of magnitude <= 32 x 127: summed exactly
     for (size_t i = 0; i < 32; i += kActLanes) {
         const ActBatch p = opaque(ActBatch::load_unaligned(x + i) * ActBatch(id));
         const ActBatch t = xsimd::trunc(p);
         const ActBatch away = xsimd::select(p < zero, -one, one);
-        (t + xsimd::select(xsimd::abs(p - t) >= half, away, zero)).store_aligned(r + i);
-    }
-    int32_t s = 0;
-    for (size_t j = 0; j < 32; ++j) {
-        q[j] = int8_t(int32_t(r[j]));
-        s += q[j];
+        const ActBatch r = t + xsimd::select(xsimd::abs(p - t) >= half, away, zero);
+        total += r;
+        store_codes(xsimd::batch_cast<int32_t>(r), q + i);
     }
     d_out = d;
-    sum = s;
+    sum = int32_t(xsimd::hadd(total));
     return true;
 }
 
@@ -93,19 +104,17 @@ static inline bool act_q8_k(const float* x, int8_t* q, float& d_out, int16_t* bs
         }
     const float iscale = -127.0f / max;
     if (!(iscale - iscale == 0.0f)) return false;
-    alignas(64) int32_t c[256];
+    static_assert(16 % kActLanes == 0, "a 16-element sum is whole vectors");
+    int32_t s = 0;
     for (size_t i = 0; i < 256; i += kActLanes) {
-        const auto v = xsimd::nearbyint_as_int(opaque(ActBatch::load_unaligned(x + i) * ActBatch(iscale)));
-        v.store_aligned(c + i);
-    }
-    for (size_t j = 0; j < 16; ++j) {
-        int32_t s = 0;
-        for (size_t i = 0; i < 16; ++i) {
-            const int32_t v = c[16 * j + i] < 127 ? c[16 * j + i] : 127;
-            q[16 * j + i] = int8_t(v);
-            s += v;
+        const ActInts v = xsimd::min(
+            xsimd::nearbyint_as_int(opaque(ActBatch::load_unaligned(x + i) * ActBatch(iscale))), ActInts(127));
+        store_codes(v, q + i);
+        s += xsimd::hadd(v);
+        if ((i + kActLanes) % 16 == 0) {
+            bsums[i / 16] = int16_t(s);
+            s = 0;
         }
-        bsums[j] = int16_t(s);
     }
     d_out = 1.0f / iscale;
     return true;
