@@ -576,6 +576,30 @@ TEST_CASE("IQ2 weights: integer dot products equal ggml's arithmetic") {
         check_type<BlockIQ2_S, BlockQ8_K>(TensorType::IQ2_S, cols);
     }
 }
+// A token's results do not depend on the call it is in: decode (one token, where an ISA may
+// have kernels of its own, as AVX-512's for IQ2_XS) gives bitwise what a call of several
+// tokens on the stored rows gives for that token; the model's prefill-equals-decode tests
+// rest on it.
+TEST_CASE("stored-row formats: one token alone gives bitwise its result in a call of several") {
+    const TensorType types[] = {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S, TensorType::IQ3_XXS,
+                                TensorType::IQ3_S, TensorType::Q2_K, TensorType::Q3_K, TensorType::IQ4_XS};
+    for (TensorType type : types) {
+        for (size_t cols : {size_t(512), size_t(4864)}) {
+            INFO(tensor_type_name(type) << " cols " << cols);
+            const size_t rows = 37;
+            const auto w = weights(type, rows, cols, cols + size_t(type) + 5);
+            const Matrix m{type, w.data(), rows, cols, *tensor_row_bytes(type, cols)};
+            const auto x = activations(3, cols, 77);
+            std::vector<float> several(3 * rows), one(rows);
+            matmul(m, x.data(), cols, 3, several.data(), rows);
+            for (size_t t = 0; t < 3; ++t) {
+                matmul(m, x.data() + t * cols, cols, 1, one.data(), rows);
+                CHECK(std::memcmp(one.data(), several.data() + t * rows, rows * sizeof(float)) == 0);
+            }
+        }
+    }
+}
+
 TEST_CASE("IQ3 weights: integer dot products equal ggml's arithmetic") {
     for (size_t cols : {512, 4864}) {
         check_type<BlockIQ3_XXS, BlockQ8_K>(TensorType::IQ3_XXS, cols);

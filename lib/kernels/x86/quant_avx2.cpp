@@ -24,4 +24,8 @@ struct SignedDot {
 
 #include "kernels/x86/quant_impl.hpp"
 
+static bool one_token_rows(qwen::TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, float*) {
+    return false;
+}
+
 }  // namespace qwen::kernels::avx2

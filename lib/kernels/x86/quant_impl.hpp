@@ -5,6 +5,8 @@
 //                      codes, with each side prepared once (see the including files):
 //                      dot(q, weights(q), acts(x)) -> 8 int32 lanes
 //   constexpr int kRows, kToks                      the prefill register tile
+// and, after including it, one_token_rows() (declared below): its own kernels for one token,
+// where it has some.
 // Nothing here may be an inline function outside that namespace (see dense_impl.hpp).
 //
 // The arithmetic is ggml's: per block, the weight codes times the activation's Q8 codes
@@ -456,10 +458,16 @@ static void tile256(const uint8_t* w, size_t row_bytes, const QuantActs& x, floa
 static void more_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
                       const QuantActs& x, size_t n_tok, float* y, size_t ldy);
 
+// Rows [r0, r1) of `type` times one token into y[r], by a kernel of the including file's own
+// (defined after this file); false if it has none for `type`.
+static bool one_token_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
+                           const QuantActs& x, float* y);
+
 #include "kernels/quant_rows_impl.hpp"
 
 static void more_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
                       const QuantActs& x, size_t n_tok, float* y, size_t ldy) {
+    if (n_tok == 1 && one_token_rows(type, w, row_bytes, r0, r1, x, y)) return;
     switch (type) {
     case qwen::TensorType::Q2_K: rows<WQ2_K>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
     case qwen::TensorType::Q3_K: rows<WQ3_K>(w, row_bytes, r0, r1, x, n_tok, y, ldy); break;
