@@ -29,73 +29,117 @@ struct SignedDot {
 
 #include "kernels/x86/quant_impl.hpp"
 
-// IQ2_XS rows times one token (decode) with 512-bit vectors: a super-block's 32 grid entries
-// come by 4 gathers, where tile256 assembles 4 entries at a time from scalar loads (perf:
-// that assembly, and its sign-table look-ups, were 40% of a decode step on a file whose
-// ffn_down is IQ2_XS). The 7 stored sign bits of the 8 groups of a 64-code quarter are 8
-// bytes, one per group: as a 64-bit mask they are bit j of byte g = the sign of element j of
-// group g, and the 8th sign (the parity of the 7) is added with a few scalar shifts. The
-// signs go onto the activation (a masked negation), the magnitudes are the unsigned side of
-// vpdpbusd. Lane l of a quarter sums codes 4 (l % 8) .. +3 of its 32-code chunk 2q + l / 8,
-// so lanes l and l + 8 folded give tile256's 8 lanes exactly (the same integers), and the
-// float steps are tile256's: the result is bitwise the shared kernel's (tested).
-template <int Q>
-static __m256i quarter_indices(__m512i lo, __m512i hi) {  // dword indices of groups 8Q .. 8Q+7
-    const __m512i half = Q < 2 ? lo : hi;
-    return Q % 2 ? _mm512_extracti64x4_epi64(half, 1) : _mm512_castsi512_si256(half);
+// The IQ2 grid formats with 7 stored sign bits per group of 8 (IQ2_XXS, IQ2_XS) times one
+// token (decode) with 512-bit vectors. tile256 assembles their grid entries 4 at a time from
+// scalar loads and their signs from a table per group (perf: 40% of a decode step on a file
+// whose ffn_down is IQ2_XS); here a 64-code quarter of a super-block takes one gather of its
+// grid entries, and its 8 groups' sign bits are 8 bytes, byte g holding group g's 7 stored
+// bits: as a 64-bit mask, bit 8g + j is the sign of element j of group g, and the 8th sign
+// (the parity of the 7) is added by a few scalar shifts. The signs go onto the activation (a
+// masked negation), the magnitudes are the unsigned side of vpdpbusd. Lane l of a quarter
+// sums codes 4 (l % 8) .. +3 of its 32-code chunk 2q + l / 8, so lanes l and l + 8 folded give
+// tile256's 8 lanes exactly (the same integers), and the float steps are tile256's: the
+// results are bitwise the shared kernel's (tests/kernels: one token alone equals its result
+// in a call of several). bench_kernels '(iq2_xxs|iq2_xs|iq3_xxs)/896x4864/tok:1/int', one
+// thread, against tile256: IQ2_XS 21.6 -> 37.4-38.3 GFLOP/s, IQ2_XXS 24.6-25.4 -> 26.8-27.9;
+// IQ3_XXS (a gather of 16 dword entries per quarter) gained nothing and keeps tile256.
+//
+// A format: kBytes; d(b), its scale with ggml's power of two folded in (as tile256's head);
+// mag<Q>(b), the magnitudes of quarter Q; bits7(b, out), the quarters' sign-bit bytes;
+// scales(b), the 16 sub-block scales (per 16 elements, 2 ls + 1) as int32.
+
+static inline uint32_t sign_bytes_4x7(uint32_t v) {  // 4 fields of 7 bits -> 4 bytes
+    return (v & 0x7F) | (v << 1 & 0x7F00) | (v << 2 & 0x7F0000) | (v << 3 & 0x7F000000);
 }
+
+// The 16 sub-block scales from one 4-bit scale per 32 elements (bits 28..31 of each chunk's
+// 32-bit word at `meta`, `stride` bytes apart), each for both of its 16-element halves.
+static inline __m512i scales_per_32(const uint8_t* meta, size_t stride) {
+    alignas(64) int32_t sc[16];
+    for (int k = 0; k < 8; ++k) sc[2 * k] = sc[2 * k + 1] = int32_t(2 * (load_u32(meta + stride * k) >> 28) + 1);
+    return _mm512_load_si512(sc);
+}
+
+struct OneIQ2_XXS {  // per 32: 4 grid index bytes, then 4 x 7 sign bits and the scale
+    static constexpr size_t kBytes = sizeof(BlockIQ2_XXS);
+    static const uint8_t* chunk(const uint8_t* b, int k) { return b + offsetof(BlockIQ2_XXS, qs) + 8 * k; }
+    static float d(const uint8_t* b) { return f16(b + offsetof(BlockIQ2_XXS, d)) * 0.125f; }
+    template <int Q>
+    static __m512i mag(const uint8_t* b) {
+        const __m128i idx = _mm_set_epi32(0, 0, int(load_u32(chunk(b, 2 * Q + 1))), int(load_u32(chunk(b, 2 * Q))));
+        return _mm512_i32gather_epi64(_mm256_cvtepu8_epi32(idx), kIq2xxsGrid, 8);
+    }
+    static void bits7(const uint8_t* b, uint64_t* out) {
+        for (int q = 0; q < 4; ++q)
+            out[q] = sign_bytes_4x7(load_u32(chunk(b, 2 * q) + 4)) |
+                     uint64_t(sign_bytes_4x7(load_u32(chunk(b, 2 * q + 1) + 4))) << 32;
+    }
+    static __m512i scales(const uint8_t* b) { return scales_per_32(chunk(b, 0) + 4, 8); }
+};
+
+struct OneIQ2_XS {  // per 8: a 9-bit grid index and 7 sign bits; two 4-bit scales per 32
+    static constexpr size_t kBytes = sizeof(BlockIQ2_XS);
+    static const uint8_t* qs(const uint8_t* b) { return b + offsetof(BlockIQ2_XS, qs); }
+    static float d(const uint8_t* b) { return f16(b + offsetof(BlockIQ2_XS, d)) * 0.125f; }
+    template <int Q>
+    static __m512i mag(const uint8_t* b) {
+        const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs(b) + 16 * Q));
+        return _mm512_i32gather_epi64(_mm256_and_si256(_mm256_cvtepu16_epi32(c), _mm256_set1_epi32(511)), kIq2xsGrid, 8);
+    }
+    static void bits7(const uint8_t* b, uint64_t* out) {
+        const __m512i c = _mm512_loadu_si512(qs(b));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi16_epi8(_mm512_srli_epi16(c, 9)));
+    }
+    static __m512i scales(const uint8_t* b) {  // low nibble first
+        uint64_t packed;
+        std::memcpy(&packed, b + offsetof(BlockIQ2_XS, scales), 8);
+        const __m128i b8 = _mm_cvtsi64_si128(int64_t(packed)), low = _mm_set1_epi8(0x0F);
+        const __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(b8, low), _mm_and_si128(_mm_srli_epi16(b8, 4), low));
+        return _mm512_add_epi32(_mm512_slli_epi32(_mm512_cvtepu8_epi32(nib), 1), _mm512_set1_epi32(1));
+    }
+};
 
 // The signs of 64 elements as a mask (bit 8g + j: element j of group g is negative) from the
 // groups' 7 stored sign bits, byte g of `bits7`.
-static inline __mmask64 iq2_signs(uint64_t bits7) {
+static inline __mmask64 signs_of_groups(uint64_t bits7) {
     uint64_t p = bits7 ^ (bits7 >> 4);  // bit 8g of p ends as the parity of byte g
     p ^= p >> 2;
     p ^= p >> 1;
     return _cvtu64_mask64(bits7 | (p & 0x0101010101010101ull) << 7);
 }
 
-template <int Q>
-static __m512i iq2_xs_quarter(__m512i total, __m512i glo, __m512i ghi, const uint64_t* bits7, __m512i sc,
-                              const int8_t* xq) {
-    const __m512i mag = _mm512_i32gather_epi64(quarter_indices<Q>(glo, ghi), kIq2xsGrid, 8);
+template <class F, int Q>
+static __m512i one_token_quarter(__m512i total, const uint8_t* blk, const uint64_t* bits7, __m512i sc,
+                                 const int8_t* xq) {
     const __m512i x = _mm512_loadu_si512(xq + 64 * Q);
-    const __m512i xs = _mm512_mask_sub_epi8(x, iq2_signs(bits7[Q]), _mm512_setzero_si512(), x);
-    const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), mag, xs);
+    const __m512i xs = _mm512_mask_sub_epi8(x, signs_of_groups(bits7[Q]), _mm512_setzero_si512(), x);
+    const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), F::template mag<Q>(blk), xs);
     // Lane l's 16-element sub-block is 4Q + l / 4.
     const __m512i spread = _mm512_set_epi32(4 * Q + 3, 4 * Q + 3, 4 * Q + 3, 4 * Q + 3, 4 * Q + 2, 4 * Q + 2, 4 * Q + 2,
                                             4 * Q + 2, 4 * Q + 1, 4 * Q + 1, 4 * Q + 1, 4 * Q + 1, 4 * Q, 4 * Q, 4 * Q, 4 * Q);
     return _mm512_add_epi32(total, _mm512_mullo_epi32(dot, _mm512_permutexvar_epi32(spread, sc)));
 }
 
-static void iq2_xs_one_token(const uint8_t* w, size_t row_bytes, size_t r0, size_t r1, const QuantActs& x, float* y) {
+template <class F>
+static void one_token(const uint8_t* w, size_t row_bytes, size_t r0, size_t r1, const QuantActs& x, float* y) {
     const size_t nb = x.cols / 256;
     for (size_t r = r0; r < r1; ++r) {
         const uint8_t* row = w + r * row_bytes;
         __m256 acc = _mm256_setzero_ps();
         for (size_t b = 0; b < nb; ++b) {
-            const uint8_t* blk = row + b * sizeof(BlockIQ2_XS);
+            const uint8_t* blk = row + b * F::kBytes;
             _mm_prefetch(reinterpret_cast<const char*>(blk) + 1024, _MM_HINT_T0);
-            const __m512i qs = _mm512_loadu_si512(blk + offsetof(BlockIQ2_XS, qs));
-            const __m512i g = _mm512_and_si512(qs, _mm512_set1_epi16(511));
-            const __m512i glo = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(g));
-            const __m512i ghi = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(g, 1));
-            alignas(32) uint64_t bits7[4];  // byte g of bits7[q]: group 8q + g's stored sign bits
-            _mm256_store_si256(reinterpret_cast<__m256i*>(bits7), _mm512_cvtepi16_epi8(_mm512_srli_epi16(qs, 9)));
-            // The 16 sub-block scales 2 ls + 1 (low nibble first), as int32.
-            uint64_t packed;
-            std::memcpy(&packed, blk + offsetof(BlockIQ2_XS, scales), 8);
-            const __m128i b8 = _mm_cvtsi64_si128(int64_t(packed)), low = _mm_set1_epi8(0x0F);
-            const __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(b8, low), _mm_and_si128(_mm_srli_epi16(b8, 4), low));
-            const __m512i sc = _mm512_add_epi32(_mm512_slli_epi32(_mm512_cvtepu8_epi32(nib), 1), _mm512_set1_epi32(1));
+            alignas(32) uint64_t bits7[4];
+            F::bits7(blk, bits7);
+            const __m512i sc = F::scales(blk);
             const int8_t* xq = x.q + b * 256;
             __m512i total = _mm512_setzero_si512();
-            total = iq2_xs_quarter<0>(total, glo, ghi, bits7, sc, xq);
-            total = iq2_xs_quarter<1>(total, glo, ghi, bits7, sc, xq);
-            total = iq2_xs_quarter<2>(total, glo, ghi, bits7, sc, xq);
-            total = iq2_xs_quarter<3>(total, glo, ghi, bits7, sc, xq);
+            total = one_token_quarter<F, 0>(total, blk, bits7, sc, xq);
+            total = one_token_quarter<F, 1>(total, blk, bits7, sc, xq);
+            total = one_token_quarter<F, 2>(total, blk, bits7, sc, xq);
+            total = one_token_quarter<F, 3>(total, blk, bits7, sc, xq);
             const __m256i sum = _mm256_add_epi32(_mm512_castsi512_si256(total), _mm512_extracti64x4_epi64(total, 1));
-            const float d = f16(blk + offsetof(BlockIQ2_XS, d)) * 0.125f;  // as iq2_head
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d[b]), _mm256_cvtepi32_ps(sum), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(F::d(blk) * x.d[b]), _mm256_cvtepi32_ps(sum), acc);
         }
         y[r] = hsum(acc);
     }
@@ -103,9 +147,11 @@ static void iq2_xs_one_token(const uint8_t* w, size_t row_bytes, size_t r0, size
 
 static bool one_token_rows(qwen::TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,
                            const QuantActs& x, float* y) {
-    if (type != qwen::TensorType::IQ2_XS) return false;
-    iq2_xs_one_token(w, row_bytes, r0, r1, x, y);
-    return true;
+    switch (type) {
+    case qwen::TensorType::IQ2_XXS: one_token<OneIQ2_XXS>(w, row_bytes, r0, r1, x, y); return true;
+    case qwen::TensorType::IQ2_XS: one_token<OneIQ2_XS>(w, row_bytes, r0, r1, x, y); return true;
+    default: return false;
+    }
 }
 
 }  // namespace qwen::kernels::avx512
