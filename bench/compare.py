@@ -151,10 +151,9 @@ def latency_table(args: argparse.Namespace) -> list[str]:
     return lines
 
 
-def model_samples(args: argparse.Namespace, model: str) -> dict[tuple[str, str, int], list[float]]:
+def model_samples(args: argparse.Namespace, model: str, depths: list[int],
+                  seqs: list[int]) -> dict[tuple[str, str, int], list[float]]:
     """tok/s samples of both engines on one model: (test, engine, depth) -> samples."""
-    depths = [int(d) for d in args.depth.split(",")]
-    seqs = [int(x) for x in args.seqs.split(",")]
     samples: dict[tuple[str, str, int], list[float]] = {}
     for _ in range(args.rounds):
         for d in depths:
@@ -174,15 +173,15 @@ def model_samples(args: argparse.Namespace, model: str) -> dict[tuple[str, str, 
 
 
 def speed_table(args: argparse.Namespace) -> list[str]:
+    depths = [int(d) for d in args.depth.split(",")]
+    seqs = [int(x) for x in args.seqs.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         membw = MemBandwidth(tmp)
         per_model = []
         for model in args.models:
-            per_model.append((model, *model_bytes(args.qwen, model), model_samples(args, model)))
+            per_model.append((model, *model_bytes(args.qwen, model), model_samples(args, model, depths, seqs)))
             membw.measure()
     bw = membw.best()
-    depths = [int(d) for d in args.depth.split(",")]
-    seqs = [int(x) for x in args.seqs.split(",")]
     rows = []
     for model, weights, kv_per_tok, main_type, samples in per_model:
         for d in depths:

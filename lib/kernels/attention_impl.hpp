@@ -16,7 +16,6 @@
 // Every head's arithmetic is its own and in the same order whatever the call, so a token's
 // result does not depend on the batch it came in.
 
-
 template <bool F16>
 static inline Batch load_kv(const uint8_t* row, size_t i) {
     if constexpr (F16)

@@ -31,8 +31,6 @@ static inline xsimd::batch<float, Arch> load_bf16(const uint16_t* p) {
     return xsimd::batch<float, Arch>::load_aligned(reinterpret_cast<const float*>(tmp));
 }
 
-// Vector i = the sum of the lanes of rows[i], for as many rows as lanes.
-
 #include "kernels/dense_impl.hpp"
 #include "kernels/attention_impl.hpp"
 #include "kernels/act_quant_impl.hpp"

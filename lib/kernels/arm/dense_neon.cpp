@@ -18,8 +18,6 @@ static inline xsimd::batch<float, Arch> load_bf16(const uint16_t* p) {
     return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
 }
 
-// Vector i = the sum of the lanes of rows[i], for as many rows as lanes.
-
 #include "kernels/dense_impl.hpp"
 #include "kernels/attention_impl.hpp"
 #include "kernels/act_quant_impl.hpp"

@@ -17,8 +17,6 @@ static inline xsimd::batch<float, Arch> load_bf16(const uint16_t* p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
 
-// Vector i = the sum of the lanes of rows[i], for as many rows as lanes.
-
 #include "kernels/dense_impl.hpp"
 #include "kernels/attention_impl.hpp"
 #include "kernels/act_quant_impl.hpp"

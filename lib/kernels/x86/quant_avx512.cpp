@@ -52,18 +52,10 @@ static inline uint32_t sign_bytes_4x7(uint32_t v) {  // 4 fields of 7 bits -> 4 
     return (v & 0x7F) | (v << 1 & 0x7F00) | (v << 2 & 0x7F0000) | (v << 3 & 0x7F000000);
 }
 
-// The 16 sub-block scales from one 4-bit scale per 32 elements (bits 28..31 of each chunk's
-// 32-bit word at `meta`, `stride` bytes apart), each for both of its 16-element halves.
-static inline __m512i scales_per_32(const uint8_t* meta, size_t stride) {
-    alignas(64) int32_t sc[16];
-    for (int k = 0; k < 8; ++k) sc[2 * k] = sc[2 * k + 1] = int32_t(2 * (load_u32(meta + stride * k) >> 28) + 1);
-    return _mm512_load_si512(sc);
-}
-
 struct OneIQ2_XXS {  // per 32: 4 grid index bytes, then 4 x 7 sign bits and the scale
     static constexpr size_t kBytes = sizeof(BlockIQ2_XXS);
-    static const uint8_t* chunk(const uint8_t* b, int k) { return b + offsetof(BlockIQ2_XXS, qs) + 8 * k; }
-    static float d(const uint8_t* b) { return f16(b + offsetof(BlockIQ2_XXS, d)) * 0.125f; }
+    static const uint8_t* chunk(const uint8_t* b, int k) { return WIQ2_XXS::sub(b, k); }
+    static float d(const uint8_t* b) { return iq2_d<BlockIQ2_XXS>(b); }
     template <int Q>
     static __m512i mag(const uint8_t* b) {
         const __m128i idx = _mm_set_epi32(0, 0, int(load_u32(chunk(b, 2 * Q + 1))), int(load_u32(chunk(b, 2 * Q))));
@@ -74,13 +66,17 @@ struct OneIQ2_XXS {  // per 32: 4 grid index bytes, then 4 x 7 sign bits and the
             out[q] = sign_bytes_4x7(load_u32(chunk(b, 2 * q) + 4)) |
                      uint64_t(sign_bytes_4x7(load_u32(chunk(b, 2 * q + 1) + 4))) << 32;
     }
-    static __m512i scales(const uint8_t* b) { return scales_per_32(chunk(b, 0) + 4, 8); }
+    static __m512i scales(const uint8_t* b) {  // each chunk's scale for both of its halves
+        alignas(64) int32_t sc[16];
+        for (int k = 0; k < 8; ++k) sc[2 * k] = sc[2 * k + 1] = chunk_scale(load_u32(chunk(b, k) + 4));
+        return _mm512_load_si512(sc);
+    }
 };
 
 struct OneIQ2_XS {  // per 8: a 9-bit grid index and 7 sign bits; two 4-bit scales per 32
     static constexpr size_t kBytes = sizeof(BlockIQ2_XS);
     static const uint8_t* qs(const uint8_t* b) { return b + offsetof(BlockIQ2_XS, qs); }
-    static float d(const uint8_t* b) { return f16(b + offsetof(BlockIQ2_XS, d)) * 0.125f; }
+    static float d(const uint8_t* b) { return iq2_d<BlockIQ2_XS>(b); }
     template <int Q>
     static __m512i mag(const uint8_t* b) {
         const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs(b) + 16 * Q));

@@ -298,14 +298,23 @@ static inline __m256i signs_4x7(uint32_t code7s) {
 // Sign bytes from 32 explicit sign bits (IQ2_S, IQ3_S): -1 where bit j is set, else +1.
 static inline __m256i sign_bytes(uint32_t bits) { return _mm256_or_si256(byte_mask(bits), _mm256_set1_epi8(1)); }
 
+// The IQ2 formats' d with ggml's final 1/8 folded in (exact: a power of two), and the scale
+// 2 ls + 1 of a 32-element chunk whose 32-bit sign word holds ls in its top 4 bits (IQ2_XXS,
+// IQ3_XXS). Shared with the including files' own kernels.
+template <class Block>
+static float iq2_d(const uint8_t* b) {
+    return f16(b + offsetof(Block, d)) * 0.125f;
+}
+static inline int32_t chunk_scale(uint32_t word) { return int32_t(2 * (word >> 28) + 1); }
+
 struct WIQ2_XXS {  // per 32: 4 grid indices (bytes), then 4 x 7 sign bits and the scale
     static constexpr size_t kQK = 256, kBytes = sizeof(BlockIQ2_XXS);
     static constexpr bool kSigned = true, kMins = false;
     using Head = HeadIQ;
     static const uint8_t* sub(const uint8_t* b, int k) { return b + offsetof(BlockIQ2_XXS, qs) + 8 * k; }
     static Head head(const uint8_t* b) {
-        Head h{f16(b + offsetof(BlockIQ2_XXS, d)) * 0.125f, 0.0f, {}};
-        for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(2 * (load_u32(sub(b, k) + 4) >> 28) + 1);
+        Head h{iq2_d<BlockIQ2_XXS>(b), 0.0f, {}};
+        for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(chunk_scale(load_u32(sub(b, k) + 4)));
         return h;
     }
     static Split split(const uint8_t* b, int k) {
@@ -321,7 +330,7 @@ struct WIQ2_XXS {  // per 32: 4 grid indices (bytes), then 4 x 7 sign bits and t
 // IQ2_XS's and IQ2_S's: d / 8 and two 4-bit scales per 32 (2 ls + 1 each for 16 elements).
 template <class Block>
 static HeadIQ iq2_head(const uint8_t* b) {
-    HeadIQ h{f16(b + offsetof(Block, d)) * 0.125f, 0.0f, {}};
+    HeadIQ h{iq2_d<Block>(b), 0.0f, {}};
     const uint8_t* s = b + offsetof(Block, scales);
     for (int k = 0; k < 8; ++k) {
         h.sc[2 * k] = int16_t(2 * (s[k] & 15) + 1);
@@ -369,7 +378,7 @@ struct WIQ3_XXS {  // per 32: 8 grid indices of 4 magnitudes; 4 x 7 sign bits an
     static uint32_t meta(const uint8_t* b, int k) { return load_u32(b + offsetof(BlockIQ3_XXS, qs) + kQK_K / 4 + 4 * k); }
     static Head head(const uint8_t* b) {
         Head h{f16(b + offsetof(BlockIQ3_XXS, d)) * 0.25f, 0.0f, {}};
-        for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(2 * (meta(b, k) >> 28) + 1);
+        for (int k = 0; k < 8; ++k) h.sc[k] = int16_t(chunk_scale(meta(b, k)));
         return h;
     }
     static Split split(const uint8_t* b, int k) {
