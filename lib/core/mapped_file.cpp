@@ -1,7 +1,5 @@
 #include "core/mapped_file.hpp"
 
-#include "core/page_buffer.hpp"
-
 #include "core/error.hpp"
 
 #include <cerrno>
@@ -29,10 +27,7 @@ MappedFile::MappedFile(const std::string& path, bool use_mmap) : path_(path) {
     if (::fstat(f.fd, &st) != 0) fail(QWEN_ERR_IO, "cannot stat '", path, "': ", std::strerror(errno));
     if (!S_ISREG(st.st_mode)) fail(QWEN_ERR_IO, "'", path, "' is not a regular file");
     size_ = static_cast<size_t>(st.st_size);
-    if (size_ == 0) {
-        data_ = owned_.data();
-        return;
-    }
+    if (size_ == 0) return;  // data_ stays null, with nothing to read behind it
     if (use_mmap) {
         void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, f.fd, 0);
         if (p != MAP_FAILED) {
@@ -42,7 +37,7 @@ MappedFile::MappedFile(const std::string& path, bool use_mmap) : path_(path) {
         }
         // Fall through to reading: some file systems cannot be mapped.
     }
-    owned_.resize(size_);
+    owned_ = PageBuffer(size_);
     size_t done = 0;
     while (done < size_) {
         ssize_t n = ::pread(f.fd, owned_.data() + done, size_ - done, static_cast<off_t>(done));

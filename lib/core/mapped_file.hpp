@@ -1,11 +1,13 @@
 // A read-only view of a whole file: memory-mapped (default), or read into an owned buffer
-// when mapping is off or impossible. Either way data()/size() describe the bytes.
+// (huge pages where the kernel offers them) when mapping is off or impossible. Either way
+// data()/size() describe the bytes.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include "core/page_buffer.hpp"
+
 #include <string>
-#include <vector>
 
 namespace qwen {
 
@@ -20,6 +22,9 @@ public:
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
+    // True if data() is the file mapping (its pages are the page cache's, 4 KiB each).
+    bool mapped() const { return mapped_; }
+    bool holds(const uint8_t* p) const { return p >= data_ && p < data_ + size_; }
     // Drops the pages of [p, p + n) (inside data()) from memory if the file is mapped; they are
     // read again if touched. Does nothing to a file read into memory.
     void release(const uint8_t* p, size_t n) const;
@@ -29,7 +34,7 @@ private:
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
     bool mapped_ = false;
-    std::vector<uint8_t> owned_;
+    PageBuffer owned_;
 };
 
 }  // namespace qwen

@@ -106,6 +106,7 @@ public:
                                               ", data at offset ", t.offset, ")")});
     }
 
+    bool mapped() const override { return file_->mapped(); }
     void release(const uint8_t* data, size_t bytes) const override { file_->release(data, bytes); }
 
 private:

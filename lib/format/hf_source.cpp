@@ -282,6 +282,16 @@ private:
         }
     }
 
+    bool mapped() const override {
+        for (const auto& f : files_)
+            if (!f->file().mapped()) return false;
+        return true;
+    }
+    void release(const uint8_t* data, size_t bytes) const override {
+        for (const auto& f : files_)
+            if (f->file().holds(data)) f->file().release(data, bytes);
+    }
+
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
 };
 

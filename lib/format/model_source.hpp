@@ -55,6 +55,9 @@ public:
     // The sampling defaults the files declare: a Hugging Face folder's generation_config.json,
     // a GGUF file's general.sampling.* keys. nullopt when they declare none.
     std::optional<GenerationDefaults> generation_defaults() const { return generation_defaults_; }
+    // True if the tensor bytes are file mappings (page cache, 4 KiB pages), false if they
+    // were read into memory of the source's own.
+    virtual bool mapped() const { return false; }
     // Tells the source the model no longer reads these tensor bytes (it keeps a converted
     // copy): a mapped file drops their pages, so they stop counting in the resident size.
     virtual void release(const uint8_t* /*data*/, size_t /*bytes*/) const {}

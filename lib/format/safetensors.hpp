@@ -62,6 +62,8 @@ public:
     const uint8_t* data(const SafetensorsTensor& t) const { return file_.data() + t.offset; }
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
     size_t data_start() const { return data_start_; }
+    // See MappedFile.
+    const MappedFile& file() const { return file_; }
 
     // The tensor's type for the model; Error(QWEN_ERR_UNSUPPORTED) naming the file, the
     // tensor and the dtype for anything but F32/F16/BF16.

@@ -173,25 +173,35 @@ size_t packed_bytes(const Matrix& w) {
     return ok ? kernels::packed_matrix_bytes(w.type, w.rows, w.cols) : 0;
 }
 
+size_t resident_bytes(const Matrix& w, bool copy_stored) {
+    const size_t packed = packed_bytes(w);
+    return packed || !copy_stored ? packed : w.rows * w.row_bytes;
+}
+
 void pack_matrices(Matrix* const* ws, uint8_t* const* dsts, size_t n, const PackedSource& packed_source) {
-    // Work items of up to 8 groups of one matrix, handed out dynamically: one parallel region
-    // for the whole model, and the small matrices (k, v: 8 groups) never leave threads idle.
-    constexpr size_t kItem = 8;
-    std::vector<std::pair<size_t, size_t>> items;  // (matrix, first group)
-    for (size_t i = 0; i < n; ++i)
-        for (size_t g = 0; g < ws[i]->rows / kernels::kPackRows; g += kItem) items.emplace_back(i, g);
+    // Work items of up to 8 groups (128 rows) of one matrix, handed out dynamically: one
+    // parallel region for the whole model, and the small matrices (k, v: 8 groups) never
+    // leave threads idle.
+    constexpr size_t kItemRows = 8 * kernels::kPackRows;
+    std::vector<bool> packs(n);
+    std::vector<std::pair<size_t, size_t>> items;  // (matrix, first row)
+    for (size_t i = 0; i < n; ++i) {
+        packs[i] = packed_bytes(*ws[i]) != 0;
+        for (size_t r = 0; r < ws[i]->rows; r += kItemRows) items.emplace_back(i, r);
+    }
 #pragma omp parallel for schedule(dynamic, 1)
     for (long it = 0; it < long(items.size()); ++it) {
-        const auto [i, g0] = items[size_t(it)];
+        const auto [i, row0] = items[size_t(it)];
         const Matrix& w = *ws[i];
-        const size_t g1 = std::min(g0 + kItem, w.rows / kernels::kPackRows);
-        kernels::pack_groups(w.type, w.data, w.row_bytes, w.cols, g0, g1, dsts[i]);
-        if (packed_source) {
-            const size_t row0 = g0 * kernels::kPackRows, rows = (g1 - g0) * kernels::kPackRows;
-            packed_source(w.data + row0 * w.row_bytes, rows * w.row_bytes);
-        }
+        const size_t rows = std::min(kItemRows, w.rows - row0);
+        if (packs[i])  // packable: rows is a multiple of 16
+            kernels::pack_groups(w.type, w.data, w.row_bytes, w.cols, row0 / kernels::kPackRows,
+                                 (row0 + rows) / kernels::kPackRows, dsts[i]);
+        else
+            std::memcpy(dsts[i] + row0 * w.row_bytes, w.data + row0 * w.row_bytes, rows * w.row_bytes);
+        if (packed_source) packed_source(w.data + row0 * w.row_bytes, rows * w.row_bytes);
     }
-    for (size_t i = 0; i < n; ++i) ws[i]->packed = dsts[i];
+    for (size_t i = 0; i < n; ++i) (packs[i] ? ws[i]->packed : ws[i]->data) = dsts[i];
 }
 
 void pack_matrix(Matrix& w, uint8_t* dst) {

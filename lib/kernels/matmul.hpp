@@ -54,10 +54,15 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
 // and shape (kernels/packed.hpp), else 0 (its kernels take the rows as stored).
 size_t packed_bytes(const Matrix& w);
 
+// The bytes pack_matrices() puts w in: packed_bytes(w) if it has a packed layout, else,
+// with `copy_stored`, its rows as stored (rows x row_bytes), else 0.
+size_t resident_bytes(const Matrix& w, bool copy_stored);
+
 // Repacks w into dst (packed_bytes(w) bytes, 64-byte aligned) and points w.packed at it;
 // pack_matrices() does n of them in one parallel region, calling packed_source (if set)
-// with each piece of stored rows once it is packed, from the thread that packed it. Call
-// them outside a parallel region.
+// with each piece of stored rows once it is packed, from the thread that packed it. A
+// matrix with no packed layout is copied to its dst as stored instead (resident_bytes with
+// copy_stored), and w.data points there. Call them outside a parallel region.
 using PackedSource = std::function<void(const uint8_t* data, size_t bytes)>;
 void pack_matrix(Matrix& w, uint8_t* dst);
 void pack_matrices(Matrix* const* ws, uint8_t* const* dsts, size_t n, const PackedSource& packed_source);

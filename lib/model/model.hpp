@@ -1,7 +1,9 @@
 // Qwen2 weights, checked against the hyper-parameters and ready for the forward pass.
-// Matrices point into the file mapping; those the CPU's kernels multiply faster in the
-// row-interleaved layout (kernels/packed.hpp) are also repacked once into memory the model
-// owns. Norms and biases, which are tiny, are widened to float once at load.
+// Matrices the CPU's kernels multiply faster in the row-interleaved layout
+// (kernels/packed.hpp) are repacked once into memory the model owns (huge pages where
+// offered); from a mapped file the others are copied there as stored, so that decode never
+// streams weights through 4 KiB file pages. The token embedding is looked up in the file.
+// Norms and biases, which are tiny, are widened to float once at load.
 #pragma once
 
 #include "core/aligned_buffer.hpp"
@@ -46,7 +48,7 @@ private:
     const float* output_norm_ = nullptr;
     bool tied_ = true;
     std::vector<AlignedBuffer<float>> vectors_;  // widened norms and biases
-    PageBuffer packed_;  // the repacked matrices, one after the other
+    PageBuffer packed_;  // the repacked and copied matrices, one after the other
 };
 
 }  // namespace qwen
