@@ -43,13 +43,15 @@ size_t KvCache::elem_offset(bool key, uint32_t layer, uint32_t pos, size_t e) co
 }
 
 void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {
-    for (uint32_t h = 0; h < n_head_kv_; ++h) {
-        const float *kh = k + size_t(h) * head_dim_, *vh = v + size_t(h) * head_dim_;
-        uint8_t* vd = v_.data() + v_offset(layer, h, pos);  // a row of head_dim values
-        for (size_t d = 0; d < head_dim_; ++d) put_elem(vd + d * elem_, vh[d], f16_);
-        uint8_t* kd = k_.data() + k_elem(layer, h, pos, 0);  // a column of its key tile
-        for (size_t d = 0; d < head_dim_; ++d) put_elem(kd + d * kKeyTile * elem_, kh[d], f16_);
-    }
+    for (uint32_t h = 0; h < n_head_kv_; ++h)
+        store_head(layer, pos, h, k + size_t(h) * head_dim_, v + size_t(h) * head_dim_);
+}
+
+void KvCache::store_head(uint32_t layer, uint32_t pos, uint32_t h, const float* k, const float* v) {
+    uint8_t* vd = v_.data() + v_offset(layer, h, pos);  // a row of head_dim values
+    for (size_t d = 0; d < head_dim_; ++d) put_elem(vd + d * elem_, v[d], f16_);
+    uint8_t* kd = k_.data() + k_elem(layer, h, pos, 0);  // a column of its key tile
+    for (size_t d = 0; d < head_dim_; ++d) put_elem(kd + d * kKeyTile * elem_, k[d], f16_);
 }
 
 void KvCache::load_k(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const {

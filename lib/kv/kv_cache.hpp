@@ -33,6 +33,8 @@ public:
     // Stores the key and value rows of position `pos` in layer `layer` (all KV heads; rounded
     // to F16 if the cache is F16).
     void store(uint32_t layer, uint32_t pos, const float* k, const float* v);
+    // The same for KV head h alone: k and v are that head's head_dim elements.
+    void store_head(uint32_t layer, uint32_t pos, uint32_t h, const float* k, const float* v);
     // Reads element range [off, off + n) of position pos's key/value row as floats.
     void load_k(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const;
     void load_v(uint32_t layer, uint32_t pos, size_t off, size_t n, float* out) const;

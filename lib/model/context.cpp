@@ -154,7 +154,11 @@ void Context::forward(const int32_t* tokens, const Sequence* seqs, size_t n_seqs
     const uint32_t n = seqs[n_seqs - 1].row0 + seqs[n_seqs - 1].n;
     const HeadShape shape{h.n_head, h.n_head_kv, uint32_t(D)};
     uint32_t longest = 0;
-    for (size_t i = 0; i < n_seqs; ++i) longest = std::max(longest, seqs[i].kv->n_ctx());
+    bool one_row_each = true;  // decode: the attention items prepare their own q, k and v
+    for (size_t i = 0; i < n_seqs; ++i) {
+        longest = std::max(longest, seqs[i].kv->n_ctx());
+        one_row_each &= seqs[i].n == 1;
+    }
     const size_t scores_per_thread = kernels::attend_scores_floats(h.n_head / h.n_head_kv, longest);
     if (scores_.size() < size_t(n_threads_) * scores_per_thread) scores_.resize(size_t(n_threads_) * scores_per_thread);
 
@@ -167,20 +171,23 @@ void Context::forward(const int32_t* tokens, const Sequence* seqs, size_t n_seqs
 
         for (uint32_t il = 0; il < h.n_layer; ++il) {
             const LayerWeights& L = model_.layers()[il];
-            // Attention block.
-            rms_norm(x, E, n, L.attn_norm, h.rms_eps, xn);
+            // Attention block (the previous layer's residual add goes with this norm).
+            if (il == 0)
+                rms_norm(x, E, n, L.attn_norm, h.rms_eps, xn);
+            else
+                add_rms_norm(x, tmp, E, n, L.attn_norm, h.rms_eps, xn);
             matmul_same_input({{&L.wq, q, Q}, {&L.wk, k, KV}, {&L.wv, v, KV}}, xn, E, n);
-            qkv_bias_rope_store(shape, seqs, n_seqs, L.bq, L.bk, L.bv, rope, q, k, v, il);
-            attention(shape, seqs, n_seqs, q, il, scores, att);
+            const QkvRows qkv{q, k, v, L.bq, L.bk, L.bv, rope, il};
+            if (!one_row_each) qkv_bias_rope_store(shape, seqs, n_seqs, qkv);
+            attention(shape, seqs, n_seqs, qkv, one_row_each, scores, att);
             matmul(L.wo, att, Q, n, tmp, E);
-            add_rows(x, tmp, E, n);
             // Feed-forward block (SwiGLU).
-            rms_norm(x, E, n, L.ffn_norm, h.rms_eps, xn);
+            add_rms_norm(x, tmp, E, n, L.ffn_norm, h.rms_eps, xn);
             matmul_same_input({{&L.gate, gate, F}, {&L.up, up, F}}, xn, E, n);
             silu_mul(gate, up, F, n);
             matmul(L.down, gate, F, n, tmp, E);
-            add_rows(x, tmp, E, n);
         }
+        add_rows(x, tmp, E, n);  // the last layer's residual
 
         if (logits) {
             // Only the rows whose logits are wanted go through the final norm and LM head.

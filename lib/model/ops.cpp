@@ -41,15 +41,26 @@ void rope_table(const Sequence* seqs, size_t n_seqs, uint32_t head_dim, float th
     team_barrier();
 }
 
+static void norm_row(const float* xr, size_t cols, const float* weight, float eps, float* o) {
+    double sum = 0.0;  // in double, as ggml does: 896 squares lose nothing
+    for (size_t i = 0; i < cols; ++i) sum += double(xr[i]) * double(xr[i]);
+    const float scale = 1.0f / std::sqrt(float(sum / double(cols)) + eps);
+    for (size_t i = 0; i < cols; ++i) o[i] = xr[i] * scale * weight[i];
+}
+
 void rms_norm(const float* x, size_t cols, size_t n, const float* weight, float eps, float* out) {
 #pragma omp for schedule(static) nowait
+    for (long t = 0; t < long(n); ++t) norm_row(x + size_t(t) * cols, cols, weight, eps, out + size_t(t) * cols);
+    team_barrier();
+}
+
+void add_rms_norm(float* x, const float* y, size_t cols, size_t n, const float* weight, float eps, float* out) {
+#pragma omp for schedule(static) nowait
     for (long t = 0; t < long(n); ++t) {
-        const float* xr = x + size_t(t) * cols;
-        float* o = out + size_t(t) * cols;
-        double sum = 0.0;  // in double, as ggml does: 896 squares lose nothing
-        for (size_t i = 0; i < cols; ++i) sum += double(xr[i]) * double(xr[i]);
-        const float scale = 1.0f / std::sqrt(float(sum / double(cols)) + eps);
-        for (size_t i = 0; i < cols; ++i) o[i] = xr[i] * scale * weight[i];
+        float* xr = x + size_t(t) * cols;
+        const float* yr = y + size_t(t) * cols;
+        for (size_t i = 0; i < cols; ++i) xr[i] += yr[i];
+        norm_row(xr, cols, weight, eps, out + size_t(t) * cols);
     }
     team_barrier();
 }
@@ -64,22 +75,32 @@ static void rotate(float* head, const float* rope, uint32_t D) {
     }
 }
 
-void qkv_bias_rope_store(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const float* bq, const float* bk,
-                         const float* bv, const float* rope, float* q, float* k, float* v, uint32_t layer) {
+// Row t's KV head g and the query heads that share it: biases added, q and k rotated, k and
+// v stored in the cache. Every element's arithmetic is its own, so doing the heads of a row
+// in any order or on any thread gives the same values.
+static void prepare_head(const HeadShape& s, const Sequence& sq, uint32_t t, uint32_t g, const QkvRows& r) {
     const size_t D = s.head_dim, Q = size_t(s.n_head) * D, KV = size_t(s.n_head_kv) * D;
+    const uint32_t group = s.n_head / s.n_head_kv;
+    const float* rt = r.rope + size_t(t) * D;
+    for (uint32_t hh = g * group; hh < (g + 1) * group; ++hh) {
+        float* qh = r.q + size_t(t) * Q + hh * D;
+        for (size_t i = 0; i < D; ++i) qh[i] += r.bq[hh * D + i];
+        rotate(qh, rt, s.head_dim);
+    }
+    float *kh = r.k + size_t(t) * KV + g * D, *vh = r.v + size_t(t) * KV + g * D;
+    for (size_t i = 0; i < D; ++i) {
+        kh[i] += r.bk[g * D + i];
+        vh[i] += r.bv[g * D + i];
+    }
+    rotate(kh, rt, s.head_dim);
+    sq.kv->store_head(r.layer, sq.pos0 + (t - sq.row0), g, kh, vh);
+}
+
+void qkv_bias_rope_store(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const QkvRows& r) {
 #pragma omp for schedule(static) nowait
     for (long t = 0; t < long(total_rows(seqs, n_seqs)); ++t) {
         const Sequence& sq = sequence_of(seqs, n_seqs, uint32_t(t));
-        float *qt = q + size_t(t) * Q, *kt = k + size_t(t) * KV, *vt = v + size_t(t) * KV;
-        const float* rt = rope + size_t(t) * D;
-        for (size_t i = 0; i < Q; ++i) qt[i] += bq[i];
-        for (size_t i = 0; i < KV; ++i) {
-            kt[i] += bk[i];
-            vt[i] += bv[i];
-        }
-        for (uint32_t hh = 0; hh < s.n_head; ++hh) rotate(qt + hh * D, rt, s.head_dim);
-        for (uint32_t hh = 0; hh < s.n_head_kv; ++hh) rotate(kt + hh * D, rt, s.head_dim);
-        sq.kv->store(layer, sq.pos0 + (uint32_t(t) - sq.row0), kt, vt);
+        for (uint32_t g = 0; g < s.n_head_kv; ++g) prepare_head(s, sq, uint32_t(t), g, r);
     }
     team_barrier();
 }
@@ -123,8 +144,9 @@ static void attend_scalar(const float* qg, uint32_t group, uint32_t D, const KvC
     }
 }
 
-void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const float* q, uint32_t layer,
+void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const QkvRows& r, bool prepare,
                float* scores, float* out) {
+    const uint32_t layer = r.layer;
     const uint32_t D = s.head_dim, group = s.n_head / s.n_head_kv;
     const size_t Q = size_t(s.n_head) * D;
     const float scale = 1.0f / std::sqrt(float(D));
@@ -140,8 +162,9 @@ void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const fl
         const uint32_t t = uint32_t(it / s.n_head_kv), g = uint32_t(it % s.n_head_kv);
         const Sequence& sq = sequence_of(seqs, n_seqs, t);
         const KvCache& kv = *sq.kv;
+        if (prepare) prepare_head(s, sq, t, g, r);
         const uint32_t n_keys = sq.pos0 + (t - sq.row0) + 1;  // causal: positions 0 .. the token's
-        const float* qg = q + size_t(t) * Q + size_t(g) * group * D;
+        const float* qg = r.q + size_t(t) * Q + size_t(g) * group * D;
         float* og = out + size_t(t) * Q + size_t(g) * group * D;
         if (simd)
             kt.attend(qg, group, D, kv.k_tiles(layer, g), kv.v_head(layer, g), kv.head_bytes(), n_keys, kv.is_f16(),

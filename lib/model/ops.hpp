@@ -34,16 +34,31 @@ void rope_table(const Sequence* seqs, size_t n_seqs, uint32_t head_dim, float th
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight, for n rows of `cols`.
 void rms_norm(const float* x, size_t cols, size_t n, const float* weight, float eps, float* out);
 
+// x[t] += y[t], then out[t] = rms_norm of the new x[t]: the residual add and the next norm
+// in one step (one barrier), the same arithmetic as add_rows then rms_norm.
+void add_rms_norm(float* x, const float* y, size_t cols, size_t n, const float* weight, float eps, float* out);
+
+// One layer's q, k and v rows as the matmuls left them, and what turns them into attention
+// inputs: the biases, the rotary table (rope_table) and the cache they are stored in.
+struct QkvRows {
+    float *q, *k, *v;
+    const float *bq, *bk, *bv, *rope;
+    uint32_t layer;
+};
+
 // Adds the biases, rotates q and k (NeoX style: pairs (i, i + D/2)) and stores k and v
 // into the cache at their positions.
-void qkv_bias_rope_store(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const float* bq, const float* bk,
-                         const float* bv, const float* rope, float* q, float* k, float* v, uint32_t layer);
+void qkv_bias_rope_store(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const QkvRows& r);
 
 // Causal softmax attention of every row's queries over its sequence's cache (positions 0 ..
 // pos of the token). Each work item is one token and one KV head, serving all the query heads
 // that share it in one pass over the cache (kernels::KernelTable::attend). `scores` is this
 // thread's scratch of kernels::attend_scores_floats(n_head / n_head_kv, longest cache) floats.
-void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const float* q, uint32_t layer,
+// With `prepare`, each item first does qkv_bias_rope_store's work for its token and KV head
+// (biases, rotation and the store of that head), which saves a step and its barrier; only
+// when every sequence has one row (decode), since a prompt's token attends to the keys the
+// other tokens of its batch store.
+void attention(const HeadShape& s, const Sequence* seqs, size_t n_seqs, const QkvRows& r, bool prepare,
                float* scores, float* out);
 
 // x[t] += y[t]

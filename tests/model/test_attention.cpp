@@ -66,7 +66,8 @@ void check(uint32_t n_cached, uint32_t n_batch, bool f16, uint32_t head_dim) {
     const HeadShape s{n_head, n_head_kv, head_dim};
     const Sequence seq{&kv, 0, n_cached, n_batch};
     std::vector<float> scores(kernels::attend_scores_floats(n_head / n_head_kv, n_ctx)), out(q.size(), NAN);
-    attention(s, &seq, 1, q.data(), layer, scores.data(), out.data());
+    const QkvRows rows{q.data(), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, layer};  // q ready: no prepare
+    attention(s, &seq, 1, rows, false, scores.data(), out.data());
     const std::vector<double> want = reference(s, seq, q, kv, layer);
     double worst = 0.0;
     for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::abs(double(out[i]) - want[i]));
