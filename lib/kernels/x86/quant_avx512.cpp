@@ -32,8 +32,8 @@ struct SignedDot {
 // The IQ2 grid formats with 7 stored sign bits per group of 8 (IQ2_XXS, IQ2_XS) times one
 // token (decode) with 512-bit vectors. tile256 assembles their grid entries 4 at a time from
 // scalar loads and their signs from a table per group (perf: 40% of a decode step on a file
-// whose ffn_down is IQ2_XS); here a 64-code quarter of a super-block takes one gather of its
-// grid entries, and its 8 groups' sign bits are 8 bytes, byte g holding group g's 7 stored
+// whose ffn_down is IQ2_XS); here a 64-code quarter of a super-block loads its 8 grid entries
+// into one vector (grid_entries), and its 8 groups' sign bits are 8 bytes, byte g holding group g's 7 stored
 // bits: as a 64-bit mask, bit 8g + j is the sign of element j of group g, and the 8th sign
 // (the parity of the 7) is added by a few scalar shifts. The signs go onto the activation (a
 // masked negation), the magnitudes are the unsigned side of vpdpbusd. Lane l of a quarter
@@ -41,12 +41,27 @@ struct SignedDot {
 // tile256's 8 lanes exactly (the same integers), and the float steps are tile256's: the
 // results are bitwise the shared kernel's (tests/kernels: one token alone equals its result
 // in a call of several). bench_kernels '(iq2_xxs|iq2_xs|iq3_xxs)/896x4864/tok:1/int', one
-// thread, against tile256: IQ2_XS 21.6 -> 37.4-38.3 GFLOP/s, IQ2_XXS 24.6-25.4 -> 26.8-27.9;
+// thread, against tile256: IQ2_XS 21.6 -> 46.1-47.9 GFLOP/s, IQ2_XXS 24.6-25.4 -> 32.5-32.7;
 // IQ3_XXS (a gather of 16 dword entries per quarter) gained nothing and keeps tile256.
 //
 // A format: kBytes; d(b), its scale with ggml's power of two folded in (as tile256's head);
 // mag<Q>(b), the magnitudes of quarter Q; bits7(b, out), the quarters' sign-bit bytes;
 // scales(b), the 16 sub-block scales (per 16 elements, 2 ls + 1) as int32.
+
+// Grid entries grid[index(0)] .. grid[index(7)] as the 8 lanes of a vector, from 8 loads:
+// vpgatherqq did the same in about 2.3 times the time of the rest of the kernel (bench_kernels
+// 'iq2_xs/896x4864/tok:1/int' with the gather replaced by a broadcast: 37 -> 85 GFLOP/s; with
+// these loads, 47).
+template <class Index>
+static inline __m512i grid_entries(const uint64_t* grid, Index index) {
+    const auto pair = [&](int i) {  // lanes i, i + 1: movq, then movhpd into the high half
+        const __m128d lo = _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(grid + index(i))));
+        return _mm_castpd_si128(_mm_loadh_pd(lo, reinterpret_cast<const double*>(grid + index(i + 1))));
+    };
+    const __m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(pair(0)), pair(2), 1);
+    const __m256i c = _mm256_inserti128_si256(_mm256_castsi128_si256(pair(4)), pair(6), 1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(a), c, 1);
+}
 
 static inline uint32_t sign_bytes_4x7(uint32_t v) {  // 4 fields of 7 bits -> 4 bytes
     return (v & 0x7F) | (v << 1 & 0x7F00) | (v << 2 & 0x7F0000) | (v << 3 & 0x7F000000);
@@ -58,8 +73,8 @@ struct OneIQ2_XXS {  // per 32: 4 grid index bytes, then 4 x 7 sign bits and the
     static float d(const uint8_t* b) { return iq2_d<BlockIQ2_XXS>(b); }
     template <int Q>
     static __m512i mag(const uint8_t* b) {
-        const __m128i idx = _mm_set_epi32(0, 0, int(load_u32(chunk(b, 2 * Q + 1))), int(load_u32(chunk(b, 2 * Q))));
-        return _mm512_i32gather_epi64(_mm256_cvtepu8_epi32(idx), kIq2xxsGrid, 8);
+        const uint8_t *lo = chunk(b, 2 * Q), *hi = chunk(b, 2 * Q + 1);
+        return grid_entries(kIq2xxsGrid, [&](int i) { return i < 4 ? lo[i] : hi[i - 4]; });
     }
     static void bits7(const uint8_t* b, uint64_t* out) {
         for (int q = 0; q < 4; ++q)
@@ -79,8 +94,9 @@ struct OneIQ2_XS {  // per 8: a 9-bit grid index and 7 sign bits; two 4-bit scal
     static float d(const uint8_t* b) { return iq2_d<BlockIQ2_XS>(b); }
     template <int Q>
     static __m512i mag(const uint8_t* b) {
-        const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs(b) + 16 * Q));
-        return _mm512_i32gather_epi64(_mm256_and_si256(_mm256_cvtepu16_epi32(c), _mm256_set1_epi32(511)), kIq2xsGrid, 8);
+        uint16_t ix[8];
+        std::memcpy(ix, qs(b) + 16 * Q, 16);
+        return grid_entries(kIq2xsGrid, [&](int i) { return ix[i] & 511; });
     }
     static void bits7(const uint8_t* b, uint64_t* out) {
         const __m512i c = _mm512_loadu_si512(qs(b));
