@@ -3,10 +3,10 @@
 // data()/size() describe the bytes.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
 #include "core/page_buffer.hpp"
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace qwen {
@@ -24,6 +24,7 @@ public:
     const std::string& path() const { return path_; }
     // True if data() is the file mapping (its pages are the page cache's, 4 KiB each).
     bool mapped() const { return mapped_; }
+    // True if p points into data().
     bool holds(const uint8_t* p) const { return p >= data_ && p < data_ + size_; }
     // Drops the pages of [p, p + n) (inside data()) from memory if the file is mapped; they are
     // read again if touched. Does nothing to a file read into memory.

@@ -74,9 +74,9 @@ public:
     const uint8_t* tensor_data(const GgufTensor& t) const { return file_.data() + t.offset; }
     // The file's bytes (GgufWriter::copy_kv copies values from them verbatim).
     const uint8_t* data() const { return file_.data(); }
-    size_t file_size() const { return file_.size(); }
-    // See MappedFile::mapped and MappedFile::release.
+    // See MappedFile::mapped, MappedFile::holds and MappedFile::release.
     bool mapped() const { return file_.mapped(); }
+    bool holds(const uint8_t* p) const { return file_.holds(p); }
     void release(const uint8_t* p, size_t n) const { file_.release(p, n); }
 
 private:

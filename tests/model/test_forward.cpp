@@ -172,12 +172,8 @@ TEST_CASE("a mapped file's matrices are read from memory of the model's own, wit
             INFO(tensor_type_name(dt) << (use_mmap ? " mapped" : " read"));
             auto file = std::make_shared<const GgufFile>(path, use_mmap);
             REQUIRE(file->mapped() == use_mmap);
-            const uint8_t* begin = file->data();
             Model model(open_gguf_source(file));
-            const auto in_file = [&](const Matrix& w) {
-                const uint8_t* p = w.packed ? w.packed : w.data;
-                return p >= begin && p < begin + file->file_size();
-            };
+            const auto in_file = [&](const Matrix& w) { return file->holds(w.packed ? w.packed : w.data); };
             size_t matrices = 0, in_mapping = 0;
             for (const LayerWeights& l : model.layers())
                 for (const Matrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) {

@@ -33,10 +33,11 @@ struct SignedDot {
 // token (decode) with 512-bit vectors. tile256 assembles their grid entries 4 at a time from
 // scalar loads and their signs from a table per group (perf: 40% of a decode step on a file
 // whose ffn_down is IQ2_XS); here a 64-code quarter of a super-block loads its 8 grid entries
-// into one vector (grid_entries), and its 8 groups' sign bits are 8 bytes, byte g holding group g's 7 stored
-// bits: as a 64-bit mask, bit 8g + j is the sign of element j of group g, and the 8th sign
-// (the parity of the 7) is added by a few scalar shifts. The signs go onto the activation (a
-// masked negation), the magnitudes are the unsigned side of vpdpbusd. Lane l of a quarter
+// into one vector (grid_entries), and its 8 groups' sign bits are 8 bytes, byte g holding
+// group g's 7 stored bits: as a 64-bit mask, bit 8g + j is the sign of element j of group
+// g, and the 8th sign (the parity of the 7) is added by a few scalar shifts. The signs go
+// onto the activation (a masked negation), the magnitudes are the unsigned side of
+// vpdpbusd. Lane l of a quarter
 // sums codes 4 (l % 8) .. +3 of its 32-code chunk 2q + l / 8, so lanes l and l + 8 folded give
 // tile256's 8 lanes exactly (the same integers), and the float steps are tile256's: the
 // results are bitwise the shared kernel's (tests/kernels: one token alone equals its result
