@@ -50,8 +50,9 @@ void decoded_rows(const Matrix& w, size_t r0, size_t r1, const float* x, size_t 
     }
 }
 
-// Scratch of the activation quantization, one per thread; a call uses the one of the thread
-// that ran its team_single (prepare_tokens), which all threads of the team then read.
+// Scratch of the activation quantization, one per thread; a call of several tokens uses the
+// one of the thread that ran its team_single (prepare_tokens), which all threads of the team
+// then read, a call of one token each thread's own.
 struct ActBuffers {
     AlignedBuffer<int8_t> q;
     AlignedBuffer<float> d;
@@ -95,25 +96,30 @@ void quantize_token(TensorType act, const float* x, size_t cols, ActBuffers& out
     }
 }
 
-// Prepares the n_tok activation rows once for the whole team, into buffers (a Buf) of the
-// thread that runs team_single: `size(buf)` sizes them there and, for a single token
-// (decode), `token(buf, 0)` does the work there too, the sharing barrier publishing it;
-// otherwise the tokens are split among the threads and a barrier after that loop publishes
-// the results before any thread multiplies. Outside a parallel region the calling thread
-// does it all.
+// Prepares the n_tok activation rows for the team's multiplication: `size(buf)` sizes a
+// thread's buffers (a Buf), `token(buf, t)` fills token t. A single token (decode) is done by
+// every thread into its own buffers: the same bytes on each (the same code on the same
+// input), a few hundred nanoseconds of vector work, and no barrier to publish them (a decode
+// step had one after each of its 97 activation quantizations). Several tokens go into the
+// buffers of the thread that runs team_single, split among the threads, and a barrier after
+// that loop publishes them before any thread multiplies. Outside a parallel region the
+// calling thread does it all.
 template <class Buf, class Size, class Token>
 Buf* prepare_tokens(size_t n_tok, Size&& size, Token&& token) {
     thread_local Buf mine;
+    if (n_tok == 1) {
+        // The previous step ended at a barrier, after which no thread reads another's buffers.
+        size(mine);
+        token(mine, 0);
+        return &mine;
+    }
     Buf* shared = team_single<Buf>([&] {
         size(mine);
-        if (n_tok == 1) token(mine, 0);
         return &mine;
     });
-    if (n_tok > 1) {
 #pragma omp for schedule(static) nowait
-        for (long t = 0; t < long(n_tok); ++t) token(*shared, size_t(t));
-        team_barrier();
-    }
+    for (long t = 0; t < long(n_tok); ++t) token(*shared, size_t(t));
+    team_barrier();
     return shared;
 }
 

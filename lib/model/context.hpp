@@ -77,6 +77,9 @@ private:
     // Scratch, sized for batch_cap_ tokens.
     AlignedBuffer<float> x_, xn_, q_, k_, v_, att_, tmp_, gate_, up_, rope_;
     AlignedBuffer<float> scores_;  // per thread: group heads x n_ctx
+    // A decode step of one sequence: the residual's other buffer, and each thread's normed row
+    // (model/ops.hpp's add_rms_norm_each).
+    AlignedBuffer<float> x_other_, xn_each_;
     TeamBarrier barrier_;          // the forward pass's barriers (core/team.hpp)
     AlignedBuffer<float> logits_;
     AlignedBuffer<float> next_logits_;   // eval() writes here and swaps it in when it succeeds

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <omp.h>
 
 namespace qwen {
 
@@ -63,6 +64,16 @@ void add_rms_norm(float* x, const float* y, size_t cols, size_t n, const float* 
         norm_row(xr, cols, weight, eps, out + size_t(t) * cols);
     }
     team_barrier();
+}
+
+void add_rms_norm_each(const float* x, const float* y, float* x_out, size_t cols, const float* weight, float eps,
+                       float* out) {
+    if (y) {
+        for (size_t i = 0; i < cols; ++i) out[i] = x[i] + y[i];
+        if (x_out && omp_get_thread_num() == 0) std::memcpy(x_out, out, cols * sizeof(float));
+        x = out;  // norm_row reads each element before writing it: in place is the same
+    }
+    norm_row(x, cols, weight, eps, out);
 }
 
 static void rotate(float* head, const float* rope, uint32_t D) {

@@ -38,6 +38,16 @@ void rms_norm(const float* x, size_t cols, size_t n, const float* weight, float 
 // in one step (one barrier), the same arithmetic as add_rows then rms_norm.
 void add_rms_norm(float* x, const float* y, size_t cols, size_t n, const float* weight, float eps, float* out);
 
+// One row (a decode step of one sequence) on every thread of the team, with no barrier: each
+// computes r = x + y (x alone if y is null) and out = rms_norm(r) into its own `out`, the same
+// bytes on every thread, and thread 0 stores r in x_out (if not null), another buffer than x,
+// since the other threads may still be reading x. The next matmul quantizes `out` on each
+// thread too (matmul.cpp's prepare_tokens), so a decode step's norms need no barrier: the
+// caller alternates the residual between two buffers, and the barrier at the end of that
+// matmul orders these reads of x before the next norm writes it.
+void add_rms_norm_each(const float* x, const float* y, float* x_out, size_t cols, const float* weight, float eps,
+                       float* out);
+
 // One layer's q, k and v rows as the matmuls left them, and what turns them into attention
 // inputs: the biases, the rotary table (rope_table) and the cache they are stored in.
 struct QkvRows {
