@@ -87,7 +87,9 @@ TEST_CASE("the vector activation quantizer writes the reference quantizer's code
     std::mt19937_64 gen(11);
     for (TensorType act : {TensorType::Q8_0, TensorType::Q8_K}) {
         INFO(tensor_type_name(act));
-        for (size_t cols : {size_t(896), size_t(4864)}) {
+        // One block, 16 (the AVX-512 path's group), 17, and the model's rows (groups of 16 and a
+        // shorter last one).
+        for (size_t cols : {size_t(32), size_t(512), size_t(544), size_t(896), size_t(4864)}) {
             if (cols % tensor_type_info(act).block_elems) continue;
             for (float scale : {1.0f, 1e-3f, 3e4f, 1e-30f}) {
                 std::normal_distribution<float> nd(0.0f, scale);

@@ -1,6 +1,7 @@
 // Dense matmul and attention for AVX-512 (F + BW + VL): 16 floats per vector, F16 widened by vcvtph2ps.
 #include "kernels/dispatch.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <immintrin.h>
 #include <xsimd/xsimd.hpp>
