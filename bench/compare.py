@@ -5,9 +5,13 @@ For every model file, `qwen bench --json` and the llama.cpp oracle driver's `ben
 steps through llama.cpp's prebuilt libraries, see tests/oracle/llama_oracle.cpp) run in
 alternation, --rounds times each, so slow phases of a noisy machine hit both engines alike.
 The table gives median tokens/s, the ratio libqwen / llama.cpp, and for decode (tg) the share
-of the roofline: measured read bandwidth (bench/membw.cpp, built here with g++; the best of
-a measurement before the first model and one after each) / bytes read per token (every
-weight once - the tied embedding is the LM head - plus the KV cache up to the depth).
+of the roofline: measured read bandwidth (bench/membw.cpp, built here with g++) / bytes read
+per token (every weight once - the tied embedding is the LM head - plus the KV cache up to
+the depth). The bandwidth is measured before and after every benchmark process, and the share
+is given twice: against the best of all those measurements (the machine at its fastest: the
+conservative figure), and run by run against the mean of the two measurements around it (the
+bandwidth the machine had at that moment, 40-67 GB/s seen on one shared machine within an
+hour), the median of those.
 
 usage: bench/compare.py MODEL.gguf [MODEL.gguf ...] [--threads 2] [--pp 512] [--tg 128]
                         [--depth 0,4096] [--seqs 1,4,8] [--reps 3] [--rounds 2] [--out bench/RESULTS.md]
@@ -54,9 +58,9 @@ def run_json(cmd: list[str]) -> list[dict]:
 
 
 class MemBandwidth:
-    """The machine's read bandwidth (bench/membw.cpp), measured again after every model: on a
-    shared machine one measurement can land in a slow moment (40-67 GB/s seen here), which
-    would flatter the roofline shares, so the best of them is the ceiling."""
+    """The machine's read bandwidth (bench/membw.cpp), measured around every benchmark process:
+    on a shared machine it moves (40-67 GB/s seen here), so the best of all measurements is the
+    conservative ceiling, and the ones around a run tell what that run had."""
 
     def __init__(self, tmp: str):
         self.exe = Path(tmp) / "membw"
@@ -65,9 +69,10 @@ class MemBandwidth:
         self.samples: list[float] = []
         self.measure()
 
-    def measure(self) -> None:
+    def measure(self) -> float:
         out = subprocess.run([str(self.exe), "1024", "10"], check=True, capture_output=True, text=True).stdout
         self.samples.append(float(out))
+        return self.samples[-1]
 
     def best(self) -> float:
         return max(self.samples)
@@ -151,10 +156,14 @@ def latency_table(args: argparse.Namespace) -> list[str]:
     return lines
 
 
-def model_samples(args: argparse.Namespace, model: str, depths: list[int],
-                  seqs: list[int]) -> dict[tuple[str, str, int], list[float]]:
-    """tok/s samples of both engines on one model: (test, engine, depth) -> samples."""
-    samples: dict[tuple[str, str, int], list[float]] = {}
+Samples = dict[tuple[str, str, int], list[tuple[float, float]]]
+
+
+def model_samples(args: argparse.Namespace, model: str, depths: list[int], seqs: list[int],
+                  membw: MemBandwidth) -> Samples:
+    """Both engines on one model: (test, engine, depth) -> samples (tok/s, the mean read
+    bandwidth measured just before and just after the process that gave it)."""
+    samples: Samples = {}
     for _ in range(args.rounds):
         for d in depths:
             common = [str(args.reps), str(args.threads)]
@@ -167,8 +176,12 @@ def model_samples(args: argparse.Namespace, model: str, depths: list[int],
             runs += [[str(args.oracle), "bench", model, "--pp", "0", "--tg", str(args.tg), "--depth", str(d),
                       "--seqs", str(S), "--reps", common[0], "--threads", common[1]] for S in seqs if S > 1]
             for cmd in runs:
-                for rec in run_json(cmd):
-                    samples.setdefault((rec["test"], rec["engine"], rec["depth"]), []).extend(rec["tok_s"])
+                before = membw.samples[-1]
+                recs = run_json(cmd)
+                bw = (before + membw.measure()) / 2
+                for rec in recs:
+                    samples.setdefault((rec["test"], rec["engine"], rec["depth"]), []).extend(
+                        (v, bw) for v in rec["tok_s"])
     return samples
 
 
@@ -179,8 +192,7 @@ def speed_table(args: argparse.Namespace) -> list[str]:
         membw = MemBandwidth(tmp)
         per_model = []
         for model in args.models:
-            per_model.append((model, *model_bytes(args.qwen, model), model_samples(args, model, depths, seqs)))
-            membw.measure()
+            per_model.append((model, *model_bytes(args.qwen, model), model_samples(args, model, depths, seqs, membw)))
     bw = membw.best()
     rows = []
     for model, weights, kv_per_tok, main_type, samples in per_model:
@@ -189,24 +201,28 @@ def speed_table(args: argparse.Namespace) -> list[str]:
             if args.tg > 0:
                 tests += [(f"tg{args.tg}" + (f"x{S}" if S > 1 else ""), S) for S in seqs]
             for test, S in tests:
-                q = statistics.median(samples[(test, "libqwen", d)])
-                ll = statistics.median(samples[(test, "llama.cpp", d)])
-                roof = ""
+                qs = samples[(test, "libqwen", d)]
+                q = statistics.median(v for v, _ in qs)
+                ll = statistics.median(v for v, _ in samples[(test, "llama.cpp", d)])
+                roof = ["", ""]
                 if S:
                     # per token: 1/S of the weights, and its own cache at the mean context
                     # length over the run (depth + half the generated tokens)
                     bytes_tok = weights / S + kv_per_tok * (d + args.tg / 2)
-                    roof = f"{100 * q * bytes_tok / (bw * 1e9):.0f}%"
-                rows.append((Path(model).name, main_type, test + (f" @ d{d}" if d else ""), q, ll, q / ll, roof))
+                    at_run = statistics.median(v * bytes_tok / (b * 1e9) for v, b in qs)
+                    roof = [f"{100 * q * bytes_tok / (bw * 1e9):.0f}%", f"{100 * at_run:.0f}%"]
+                rows.append((Path(model).name, main_type, test + (f" @ d{d}" if d else ""), q, ll, q / ll, *roof))
 
     return [
         f"libqwen vs llama.cpp, {args.threads} threads, medians of {args.rounds} rounds x {args.reps} runs "
         f"({datetime.date.today()}, {platform.machine()}, read bandwidth {bw:.1f} GB/s: the best of "
-        f"{len(membw.samples)} measurements through the run).",
+        f"{len(membw.samples)} measurements through the run, {min(membw.samples):.1f} the least). Decode "
+        "roofline: libqwen's share of it at that best bandwidth, and at the bandwidth measured around each run.",
         "",
-        "| model | type | test | libqwen t/s | llama.cpp t/s | ratio | decode roofline |",
-        "|---|---|---|---:|---:|---:|---:|",
-    ] + [f"| {m} | {t} | {test} | {q:.2f} | {ll:.2f} | {r:.2f}x | {roof} |" for m, t, test, q, ll, r, roof in rows]
+        "| model | type | test | libqwen t/s | llama.cpp t/s | ratio | decode roofline | at the run's bandwidth |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ] + [f"| {m} | {t} | {test} | {q:.2f} | {ll:.2f} | {r:.2f}x | {roof} | {at} |"
+         for m, t, test, q, ll, r, roof, at in rows]
 
 
 def main() -> int:

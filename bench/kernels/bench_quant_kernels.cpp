@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
     for (TensorType t : types)
         for (Shape s : shapes) {
             if (s.cols % qwen::tensor_type_info(t).block_elems) continue;  // K-quants: only ffn_down
-            for (size_t n_tok : {1, 64})
+            for (size_t n_tok : {1, 8, 64})
                 for (Path path : {Path::packed, Path::integer, Path::decoded}) {
                     if (path == Path::packed && !qwen::kernels::packable(t, s.rows, s.cols)) continue;
                     const char* suffix = path == Path::packed ? "/packed" : path == Path::integer ? "/int" : "/decoded";
