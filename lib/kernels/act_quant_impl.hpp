@@ -144,6 +144,29 @@ static inline bool act_q8_k(const float* x, int8_t* q, float& d_out, int16_t* bs
         return true;
     }
     float max = 0.0f;
+#if defined(__AVX512F__)
+    // The scan and the 16-element sums a vector at a time (scalar, they were most of this
+    // block's time): perf on synth-Q4_K_M pp512, 3.3% of the time -> 1.3%.
+    for (size_t i = 0; i < 256; i += 16) {
+        const __mmask16 hit =
+            _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + i)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+        if (hit) {
+            max = x[i + size_t(__builtin_ctz(hit))];
+            break;
+        }
+    }
+    const float iscale = -127.0f / max;
+    if (!(iscale - iscale == 0.0f)) return false;
+    __m512 sixteens[16];  // codes as floats: sums of 16 of them are exact
+    for (size_t i = 0; i < 256; i += 16) {
+        const ActInts v = xsimd::min(
+            xsimd::nearbyint_as_int(opaque(ActBatch::load_unaligned(x + i) * ActBatch(iscale))), ActInts(127));
+        store_codes(v, q + i);
+        sixteens[i / 16] = _mm512_cvtepi32_ps(v);
+    }
+    const __m512 sums = fold_lanes(sixteens, [](__m512 a, __m512 b) { return _mm512_add_ps(a, b); });
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bsums), _mm512_cvtepi32_epi16(_mm512_cvttps_epi32(sums)));
+#else
     for (size_t j = 0; j < 256; ++j)
         if (x[j] == amax || x[j] == -amax) {
             max = x[j];
@@ -163,6 +186,7 @@ static inline bool act_q8_k(const float* x, int8_t* q, float& d_out, int16_t* bs
             s = 0;
         }
     }
+#endif
     d_out = 1.0f / iscale;
     return true;
 }
