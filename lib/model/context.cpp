@@ -11,11 +11,11 @@
 
 namespace qwen {
 
-// NaN or Inf weights (or activations that overflow) would silently poison sampling, so every
-// evaluation checks its logits (one pass over them) before it commits anything.
 // Floats between the threads' rows in xn_each_: whole cache lines, no line shared.
 static size_t xn_stride(size_t cols) { return (cols + 15) / 16 * 16; }
 
+// NaN or Inf weights (or activations that overflow) would silently poison sampling, so every
+// evaluation checks its logits (one pass over them) before it commits anything.
 static size_t first_non_finite(const float* logits, size_t n) {
     size_t i = 0;
     while (i < n && std::isfinite(logits[i])) ++i;
