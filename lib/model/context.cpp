@@ -5,6 +5,7 @@
 #include "model/ops.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <utility>
 #include <omp.h>
@@ -16,10 +17,21 @@ static size_t xn_stride(size_t cols) { return (cols + 15) / 16 * 16; }
 
 // NaN or Inf weights (or activations that overflow) would silently poison sampling, so every
 // evaluation checks its logits (one pass over them) before it commits anything.
+// The pass goes in chunks with a test the compiler vectorizes (an exponent of all ones:
+// Inf or NaN), and finds the index only in a chunk that fails: the loop that stopped at the
+// first one did not vectorize, ~0.35 ms for the 8 x 151,936 logits of an 8-sequence step.
 static size_t first_non_finite(const float* logits, size_t n) {
-    size_t i = 0;
-    while (i < n && std::isfinite(logits[i])) ++i;
-    return i;
+    constexpr size_t kChunk = 1024;
+    constexpr uint32_t kExp = 0x7f800000u;
+    for (size_t c = 0; c < n; c += kChunk) {
+        const size_t end = std::min(n, c + kChunk);
+        uint32_t bad = 0;
+        for (size_t i = c; i < end; ++i) bad |= uint32_t((std::bit_cast<uint32_t>(logits[i]) & kExp) == kExp);
+        if (bad)
+            for (size_t i = c; i < end; ++i)
+                if (!std::isfinite(logits[i])) return i;
+    }
+    return n;
 }
 
 [[noreturn]] static void fail_non_finite(size_t i, uint32_t n_vocab, const char* row_kind) {
