@@ -96,14 +96,12 @@ static inline bool act_q8_0(const float* x, int8_t* q, float& d_out, int32_t& su
 #include "kernels/x86/sum_lanes_avx512.hpp"
 
 // A row of Q8_0 blocks on AVX-512, 16 blocks at a time: their largest magnitudes and code
-// sums are reduced across lanes for all 16 at once (fold_lanes, ~3 vector operations a
-// block), where act_q8_0's reductions per block (a horizontal add, a scalar scan for the
-// maximum) were two thirds of this quantizer's time in perf on a 512-token prompt. The
-// same arithmetic on each element, so the same bytes; false for the same rows.
+// sums are reduced across lanes for all 16 at once (max_lanes, sum_lanes: ~3 vector
+// operations a block), where act_q8_0's reductions per block (a horizontal add, a scalar
+// scan for the maximum) were two thirds of this quantizer's time in perf on a 512-token
+// prompt. The same arithmetic on each element, so the same bytes; false for the same rows.
 static inline bool act_q8_0_row(const float* x, size_t nb, int8_t* q, float* d, int32_t* sums) {
     const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-    const auto max = [](__m512 a, __m512 b) { return _mm512_max_ps(a, b); };
-    const auto add = [](__m512 a, __m512 b) { return _mm512_add_ps(a, b); };
     __m512 z = zero;  // 0, or NaN once the row has had a NaN or an infinity
     for (size_t b0 = 0; b0 < nb; b0 += 16) {
         const size_t n = std::min<size_t>(16, nb - b0);
@@ -117,7 +115,7 @@ static inline bool act_q8_0_row(const float* x, size_t nb, int8_t* q, float* d, 
             z = _mm512_add_ps(z, _mm512_add_ps(_mm512_sub_ps(lo, lo), _mm512_sub_ps(hi, hi)));
             v[b] = _mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi));
         }
-        const __m512 dv = _mm512_div_ps(fold_lanes(v, max), _mm512_set1_ps(127.0f));
+        const __m512 dv = _mm512_div_ps(max_lanes(v), _mm512_set1_ps(127.0f));
         const __m512 idv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(dv, zero, _CMP_NEQ_UQ), one, dv);
         if (_mm512_mask_cmp_ps_mask(live, _mm512_sub_ps(idv, idv), zero, _CMP_NEQ_UQ)) return false;  // overflowed
         alignas(64) float ids[16];
@@ -125,7 +123,7 @@ static inline bool act_q8_0_row(const float* x, size_t nb, int8_t* q, float* d, 
         for (size_t b = 0; b < 16; ++b)
             v[b] = b < n ? __m512(q8_0_codes(xb + 32 * b, ActBatch(ids[b]), q + 32 * (b0 + b))) : zero;
         _mm512_mask_storeu_ps(d + b0, live, dv);
-        _mm512_mask_storeu_epi32(sums + b0, live, _mm512_cvttps_epi32(fold_lanes(v, add)));
+        _mm512_mask_storeu_epi32(sums + b0, live, _mm512_cvttps_epi32(sum_lanes(v)));
     }
     return _mm512_cmp_ps_mask(z, zero, _CMP_NEQ_UQ) == 0;
 }
@@ -164,8 +162,8 @@ static inline bool act_q8_k(const float* x, int8_t* q, float& d_out, int16_t* bs
         store_codes(v, q + i);
         sixteens[i / 16] = _mm512_cvtepi32_ps(v);
     }
-    const __m512 sums = fold_lanes(sixteens, [](__m512 a, __m512 b) { return _mm512_add_ps(a, b); });
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bsums), _mm512_cvtepi32_epi16(_mm512_cvttps_epi32(sums)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bsums),
+                        _mm512_cvtepi32_epi16(_mm512_cvttps_epi32(sum_lanes(sixteens))));
 #else
     for (size_t j = 0; j < 256; ++j)
         if (x[j] == amax || x[j] == -amax) {

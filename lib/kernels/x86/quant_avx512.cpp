@@ -37,11 +37,10 @@ struct SignedDot {
 // group g's 7 stored bits: as a 64-bit mask, bit 8g + j is the sign of element j of group
 // g, and the 8th sign (the parity of the 7) is added by a few scalar shifts. The signs go
 // onto the activation (a masked negation), the magnitudes are the unsigned side of
-// vpdpbusd. Lane l of a quarter
-// sums codes 4 (l % 8) .. +3 of its 32-code chunk 2q + l / 8, so lanes l and l + 8 folded give
-// tile256's 8 lanes exactly (the same integers), and the float steps are tile256's: the
-// results are bitwise the shared kernel's (tests/kernels: one token alone equals its result
-// in a call of several). bench_kernels '(iq2_xxs|iq2_xs|iq3_xxs)/896x4864/tok:1/int', one
+// vpdpbusd. Lane l of a quarter sums codes 4 (l % 8) .. +3 of its 32-code chunk 2q + l / 8,
+// so lanes l and l + 8 folded give tile256's 8 lanes exactly (the same integers), and the
+// float steps are tile256's: the results are bitwise the shared kernel's (tests/kernels: one
+// token alone equals its result in a call of several). bench_kernels '(iq2_xxs|iq2_xs|iq3_xxs)/896x4864/tok:1/int', one
 // thread, against tile256: IQ2_XS 21.6 -> 46.1-47.9 GFLOP/s, IQ2_XXS 24.6-25.4 -> 32.5-32.7;
 // IQ3_XXS (a gather of 16 dword entries per quarter) gained nothing and keeps tile256.
 //

@@ -1,5 +1,5 @@
-// Reductions across the lanes of 16 vectors at once for AVX-512: sum_lanes for
-// x86/bf16_avx512.cpp, fold_lanes for the Q8_0 activation quantizer (act_quant_impl.hpp).
+// Reductions across the lanes of 16 vectors at once for AVX-512: sums for x86/bf16_avx512.cpp
+// and the activation quantizers (act_quant_impl.hpp), maxima for the latter.
 // Included inside the including file's namespace after its `using Arch = xsimd::avx512bw`, so each
 // copy is internal to a file compiled with that file's flags (see dense_impl.hpp).
 
@@ -22,9 +22,15 @@ static inline __m512 fold_lanes(const __m512* r, Op op) {
               _mm512_shuffle_f32x4(m01, m23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// Vector i = the sum of the lanes of rows[i], for 16 rows.
+// Lane i = the sum, or the maximum, of the lanes of rows[i], for 16 rows.
+static inline __m512 sum_lanes(const __m512* r) {
+    return fold_lanes(r, [](__m512 a, __m512 b) { return _mm512_add_ps(a, b); });
+}
+static inline __m512 max_lanes(const __m512* r) {
+    return fold_lanes(r, [](__m512 a, __m512 b) { return _mm512_max_ps(a, b); });
+}
 static inline xsimd::batch<float, Arch> sum_lanes(const xsimd::batch<float, Arch>* r) {
     __m512 rows[16];
     for (int i = 0; i < 16; ++i) rows[i] = r[i];
-    return fold_lanes(rows, [](__m512 a, __m512 b) { return _mm512_add_ps(a, b); });
+    return sum_lanes(rows);
 }
