@@ -14,6 +14,7 @@
 #include <cstring>
 #include <immintrin.h>
 #include <type_traits>
+#include <utility>
 
 namespace qwen::kernels::avx512 {
 
@@ -21,31 +22,34 @@ namespace {
 
 constexpr size_t kR = kPackRows;
 
+// f(std::integral_constant<int, i>{}) for i = 0 .. N-1: the index is a constant in every
+// call, so arrays indexed by it stay in registers.
+template <int N, class F>
+inline void unrolled(F&& f) {
+    [&]<int... i>(std::integer_sequence<int, i...>) { (f(std::integral_constant<int, i>{}), ...); }(
+        std::make_integer_sequence<int, N>{});
+}
+
 // Each format's block: its bytes in the packed layout, where its codes start, the offset
 // of its unsigned codes (log2; -1: none), whether it has per-row minimums m (after the
-// scales, x = d q + m), and a walk over its 8 code steps that hands each step s (codes
-// 4s .. 4s+3 of every row) to `f` as 64 unsigned bytes.
+// scales, x = d q + m), and its 8 code steps: step(blk, s) is codes 4s .. 4s+3 of every row
+// as 64 unsigned bytes.
 struct P8 {
     static constexpr size_t kElems = 32, kBytes = kR * 34, kCodes = 2 * kR;
     static constexpr int kShift = 7;
     static constexpr bool kMins = false;
-    template <class F>
-    static void steps(const uint8_t* blk, F&& f) {
-        for (int s = 0; s < 8; ++s) f(s, _mm512_loadu_si512(blk + kCodes + 64 * s));
-    }
+    static __m512i step(const uint8_t* blk, int s) { return _mm512_loadu_si512(blk + kCodes + 64 * s); }
 };
 
+// Steps s and s + 4 are the low and high nibbles of the same 64 bytes (the compiler loads
+// them once).
 template <class Decode>
 struct Nibbles {
-    template <class F>
-    static void steps(const uint8_t* blk, F&& f) {
+    static __m512i step(const uint8_t* blk, int s) {
         const __m512i low = _mm512_set1_epi8(0x0F);
         const uint8_t* codes = blk + Decode::kCodes;
-        for (int j = 0; j < 4; ++j) {
-            const __m512i v = _mm512_loadu_si512(codes + 64 * j);
-            f(j, Decode::code(codes, j, _mm512_and_si512(v, low)));
-            f(j + 4, Decode::code(codes, j + 4, _mm512_and_si512(_mm512_srli_epi16(v, 4), low)));
-        }
+        const __m512i v = _mm512_loadu_si512(codes + 64 * (s & 3));
+        return Decode::code(codes, s, _mm512_and_si512(s < 4 ? v : _mm512_srli_epi16(v, 4), low));
     }
 };
 
@@ -110,39 +114,71 @@ inline void prefetch_ahead(const uint8_t* p, size_t n) {
     for (size_t at = 0; at < n; at += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead + at), _MM_HINT_T0);
 }
 
+// The same at byte `at` of a group whose tile takes `G` adjacent groups at once: past the
+// group's end its stream goes on in the group that takes its place in the next tile, G - 1
+// groups further. (Ahead into the next group in memory, as for one group, the second of two
+// groups started every tile on blocks never asked for: a decode step through two-group tiles
+// took 1.6 times as long.)
+template <int G>
+inline void prefetch_ahead(const uint8_t* p, size_t at, size_t group_bytes, size_t n) {
+    if (G > 1 && at + kPrefetchAhead >= group_bytes) p += (G - 1) * group_bytes;
+    prefetch_ahead(p, n);
+}
+
 inline __m512i broadcast4(const int8_t* p) {
     int32_t v;
     std::memcpy(&v, p, 4);
     return _mm512_set1_epi32(v);
 }
 
-// Rows of one group (16 rows at `w`) times tokens t0 .. t0+T-1: y[t * ldy + 0 .. 15].
-template <class P, int T>
-void tile(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
-    __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+// G groups (16 rows each, the first at `w`, the next `group_bytes` after it) times tokens
+// t0 .. t0+T-1: y[t * ldy + 16 g + 0 .. 15]. Each code vector goes to T tokens and each
+// broadcast activation to G groups; the G x T sums are independent chains of 8 vpdpbusd,
+// and each (group, token) result is the same arithmetic in the same order whatever G and T.
+template <class P, int G, int T>
+void tile(const uint8_t* w, size_t group_bytes, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
+    __m512 acc[G][T];
+    for (int g = 0; g < G; ++g)
+        for (int t = 0; t < T; ++t) acc[g][t] = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; ++b) {
-        const uint8_t* blk = w + b * P::kBytes;
-        if (t0 == 0) prefetch_ahead(blk, P::kBytes);
-        __m512i sum[T];
-        for (int t = 0; t < T; ++t)
-            sum[t] = _mm512_set1_epi32(P::kShift < 0 ? 0 : -(x.sums[(t0 + t) * nb + b] << (P::kShift & 31)));
-        const int8_t* xq = x.q + t0 * x.cols + b * 32;
-        P::steps(blk, [&](int s, __m512i codes) {
-            for (int t = 0; t < T; ++t)
-                sum[t] = _mm512_dpbusd_epi32(sum[t], codes, broadcast4(xq + t * x.cols + 4 * s));
-        });
-        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+        const uint8_t* blk[G];
+        for (int g = 0; g < G; ++g) {
+            blk[g] = w + g * group_bytes + b * P::kBytes;
+            if (t0 == 0) prefetch_ahead<G>(blk[g], b * P::kBytes, group_bytes, P::kBytes);
+        }
+        __m512i sum[G][T];
         for (int t = 0; t < T; ++t) {
-            const float dx = x.d[(t0 + t) * nb + b];
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[t]);
-            if constexpr (P::kMins) {  // + m * (the activation block's sum, d_x * sum(codes))
-                const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2 * kR)));
-                acc[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(dx * float(x.sums[(t0 + t) * nb + b])), acc[t]);
+            __m512i start = _mm512_setzero_si512();
+            if constexpr (P::kShift >= 0)  // -offset * sum(activation codes), in vector registers
+                start = _mm512_sub_epi32(start, _mm512_slli_epi32(_mm512_set1_epi32(x.sums[(t0 + t) * nb + b]),
+                                                                  P::kShift));
+            for (int g = 0; g < G; ++g) sum[g][t] = start;
+        }
+        const int8_t* xq = x.q + t0 * x.cols + b * 32;
+        unrolled<8>([&](auto s) {
+            __m512i codes[G];
+            for (int g = 0; g < G; ++g) codes[g] = P::step(blk[g], s);
+            for (int t = 0; t < T; ++t) {
+                const __m512i xb = broadcast4(xq + t * x.cols + 4 * s);
+                for (int g = 0; g < G; ++g) sum[g][t] = _mm512_dpbusd_epi32(sum[g][t], codes[g], xb);
+            }
+        });
+        for (int g = 0; g < G; ++g) {
+            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[g])));
+            for (int t = 0; t < T; ++t) {
+                const float dx = x.d[(t0 + t) * nb + b];
+                acc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[g][t]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)),
+                                            acc[g][t]);
+                if constexpr (P::kMins) {  // + m * (the activation block's sum, d_x * sum(codes))
+                    const __m512 m =
+                        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[g] + 2 * kR)));
+                    acc[g][t] = _mm512_fmadd_ps(m, _mm512_set1_ps(dx * float(x.sums[(t0 + t) * nb + b])), acc[g][t]);
+                }
             }
         }
     }
-    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy, acc[t]);
+    for (int g = 0; g < G; ++g)
+        for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy + g * kR, acc[g][t]);
 }
 
 // ---------------------------------------------------------------- K-quants
@@ -347,22 +383,33 @@ void transient_groups(TensorType type, const uint8_t* w, size_t row_bytes, size_
 // tiles hold 3 x 8 accumulators then, and unpack each group's codes half as often as with 4
 // (bench_kernels, 896x4864 at 64 tokens, alternating: Q4_K 380-399 -> 420-456 GFLOP/s, Q6_K
 // 271-282 -> 283-316).
-template <class P, int T>
-void tile_any(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
-    if constexpr (P::kElems == 32)
-        tile<P, T>(w, nb, x, t0, y, ldy);
-    else
-        tile_k<P, T>(w, nb, x, t0, y, ldy);
-}
-
+// Prompts of more than 8 tokens take the 32-element formats two groups at a time, 4 tokens
+// a tile: a core that issues two 512-bit vpdpbusd a cycle (Zen 5: this machine, family 26)
+// kept half of that rate idle on one group's 8 chains, each waiting on the previous sum and
+// on its own broadcast. bench_kernels, one thread, 64 tokens: Q4_0 4864x896 468 -> 658
+// GFLOP/s, 896x4864 480 -> 618; Q8_0 458 -> 617 and 444 -> 535; IQ4_NL 473 -> 641 and 464
+// -> 619. Decode and 8 sequences keep one group of up to 8 tokens: their weights come from
+// memory once, and two tiles of 4 tokens read and unpack them twice (tg64x8 5% slower).
 template <class P>
 void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x, size_t n_tok, float* y,
             size_t ldy) {
     const size_t nb = cols / P::kElems, group_bytes = nb * P::kBytes;
-    for (size_t g = g0; g < g1; ++g) {
+    size_t g = g0;
+    if constexpr (P::kElems == 32)
+        for (; n_tok > 8 && g + 2 <= g1; g += 2) {
+            const uint8_t* wg = w + g * group_bytes;
+            float* yg = y + g * kR;
+            token_tiles<4>(n_tok, [&](auto T, size_t t) { tile<P, 2, T>(wg, group_bytes, nb, x, t, yg, ldy); });
+        }
+    for (; g < g1; ++g) {
         const uint8_t* wg = w + g * group_bytes;
         float* yg = y + g * kR;
-        token_tiles<8>(n_tok, [&](auto T, size_t t) { tile_any<P, T>(wg, nb, x, t, yg, ldy); });
+        token_tiles<8>(n_tok, [&](auto T, size_t t) {
+            if constexpr (P::kElems == 32)
+                tile<P, 1, T>(wg, group_bytes, nb, x, t, yg, ldy);
+            else
+                tile_k<P, T>(wg, nb, x, t, yg, ldy);
+        });
     }
 }
 
