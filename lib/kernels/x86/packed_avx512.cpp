@@ -187,11 +187,12 @@ void tile(const uint8_t* w, size_t group_bytes, size_t nb, const QuantActs& x, s
 // code offset's correction (Q6_K and Q3_K: -32 times the activation's 16-element sum;
 // IQ4_XS and IQ3_S: -128 and -16 times its 32-element sum), are multiplied by the rows'
 // sub-block scales in integers, and the super-block total is scaled by d * d_x in float, as
-// ggml does; Q4_K subtracts dmin * d_x * sum(m * activation sums) (vpdpwssd).
+// ggml does; Q4_K subtracts dmin * d_x * sum(m * activation sums) (vpdpwssd). kGroups: the
+// groups a prompt's tile takes at once (see groups()).
 
 struct PQ4_K {
     static constexpr size_t kElems = 256, kBytes = 2496;
-    static constexpr int kSubs = 8, kVecs = 4;
+    static constexpr int kSubs = 8, kVecs = 4, kGroups = 2;
     static constexpr bool kMins = true;
     static const uint8_t* codes(const uint8_t* blk) { return blk + 448; }
     static __m512i scales(const uint8_t* blk, int k) {
@@ -203,6 +204,7 @@ struct PQ4_K {
 
 struct PQ5_K : PQ4_K {
     static constexpr size_t kBytes = 3008;
+    static constexpr int kGroups = 1;
     // Bit 4 of the codes of step s, from the 64 masks after the nibbles.
     static __m512i step(const uint8_t* codes, int s, __m512i n) {
         __mmask64 b4;
@@ -213,7 +215,7 @@ struct PQ5_K : PQ4_K {
 
 struct PQ6_K {
     static constexpr size_t kElems = 256, kBytes = 3360;
-    static constexpr int kSubs = 16, kVecs = 2;
+    static constexpr int kSubs = 16, kVecs = 2, kGroups = 1;
     static constexpr bool kMins = false;
     static const uint8_t* codes(const uint8_t* blk) { return blk + 288; }
     static __m512i scales(const uint8_t* blk, int k) {
@@ -234,7 +236,7 @@ struct PQ6_K {
 // activation sum; scales ls - 32 per sub-block.
 struct PIQ4_XS {
     static constexpr size_t kElems = 256, kBytes = 2208;
-    static constexpr int kSubs = 8, kVecs = 4;
+    static constexpr int kSubs = 8, kVecs = 4, kGroups = 2;
     static constexpr bool kMins = false;
     static const uint8_t* codes(const uint8_t* blk) { return blk + 160; }
     static __m512i scales(const uint8_t* blk, int k) {
@@ -248,7 +250,7 @@ struct PIQ4_XS {
 // its activation sum; scales 2 ls + 1 per sub-block.
 struct PIQ3_S {
     static constexpr size_t kElems = 256, kBytes = 2720;
-    static constexpr int kSubs = 8, kVecs = 4;
+    static constexpr int kSubs = 8, kVecs = 4, kGroups = 1;
     static constexpr bool kMins = false;
     static const uint8_t* codes(const uint8_t* blk) { return blk + 160; }
     static __m512i scales(const uint8_t* blk, int k) { return PIQ4_XS::scales(blk, k); }
@@ -256,52 +258,73 @@ struct PIQ3_S {
     static __m512i step(const uint8_t* codes, int s, __m512i n) { return PQ5_K::step(codes, s, n); }
 };
 
-template <class P, int T>
-void tile_k(const uint8_t* w, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
+template <class P, int G, int T>
+void tile_k(const uint8_t* w, size_t group_bytes, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
     const __m512i low = _mm512_set1_epi8(0x0F);
-    __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    __m512 acc[G][T];
+    for (int g = 0; g < G; ++g)
+        for (int t = 0; t < T; ++t) acc[g][t] = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; ++b) {
-        const uint8_t* blk = w + b * P::kBytes;
-        if (t0 == 0) prefetch_ahead(blk, P::kBytes);
-        const uint8_t* codes = P::codes(blk);
-        __m512i total[T];
-        for (int t = 0; t < T; ++t) total[t] = _mm512_setzero_si512();
+        const uint8_t* blk[G];
+        const uint8_t* codes[G];
+        for (int g = 0; g < G; ++g) {
+            blk[g] = w + g * group_bytes + b * P::kBytes;
+            if (t0 == 0) prefetch_ahead<G>(blk[g], b * P::kBytes, group_bytes, P::kBytes);
+            codes[g] = P::codes(blk[g]);
+        }
+        __m512i total[G][T];
+        for (int g = 0; g < G; ++g)
+            for (int t = 0; t < T; ++t) total[g][t] = _mm512_setzero_si512();
         for (int k = 0; k < P::kSubs; ++k) {
-            __m512i sum[T];
-            for (int t = 0; t < T; ++t) sum[t] = _mm512_set1_epi32(P::start(x.bsums + ((t0 + t) * nb + b) * 16, k));
+            __m512i sum[G][T];
+            for (int t = 0; t < T; ++t) {
+                const __m512i start = _mm512_set1_epi32(P::start(x.bsums + ((t0 + t) * nb + b) * 16, k));
+                for (int g = 0; g < G; ++g) sum[g][t] = start;
+            }
             for (int v = k * P::kVecs; v < (k + 1) * P::kVecs; ++v) {
-                const __m512i raw = _mm512_loadu_si512(codes + 64 * v);
-                const __m512i c0 = P::step(codes, 2 * v, _mm512_and_si512(raw, low));
-                const __m512i c1 = P::step(codes, 2 * v + 1, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low));
+                __m512i c0[G], c1[G];
+                for (int g = 0; g < G; ++g) {
+                    const __m512i raw = _mm512_loadu_si512(codes[g] + 64 * v);
+                    c0[g] = P::step(codes[g], 2 * v, _mm512_and_si512(raw, low));
+                    c1[g] = P::step(codes[g], 2 * v + 1, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low));
+                }
                 for (int t = 0; t < T; ++t) {
                     const int8_t* xq = x.q + (t0 + t) * x.cols + b * 256 + 8 * v;
-                    sum[t] = _mm512_dpbusd_epi32(sum[t], c0, broadcast4(xq));
-                    sum[t] = _mm512_dpbusd_epi32(sum[t], c1, broadcast4(xq + 4));
+                    const __m512i x0 = broadcast4(xq), x1 = broadcast4(xq + 4);
+                    for (int g = 0; g < G; ++g) {
+                        sum[g][t] = _mm512_dpbusd_epi32(sum[g][t], c0[g], x0);
+                        sum[g][t] = _mm512_dpbusd_epi32(sum[g][t], c1[g], x1);
+                    }
                 }
             }
-            const __m512i sc = P::scales(blk, k);
-            for (int t = 0; t < T; ++t) total[t] = _mm512_add_epi32(total[t], _mm512_mullo_epi32(sum[t], sc));
+            for (int g = 0; g < G; ++g) {
+                const __m512i sc = P::scales(blk[g], k);
+                for (int t = 0; t < T; ++t) total[g][t] = _mm512_add_epi32(total[g][t], _mm512_mullo_epi32(sum[g][t], sc));
+            }
         }
-        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
-        for (int t = 0; t < T; ++t) {
-            const __m512 dx = _mm512_set1_ps(x.d[(t0 + t) * nb + b]);
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total[t]), _mm512_mul_ps(d, dx), acc[t]);
-            if constexpr (P::kMins) {
-                // sum over sub-blocks k of m[k] * (the activation's sum over sub-block k), as
-                // int16 pairs of sub-blocks (2j, 2j + 1) against the rows' pairs of mins.
-                const int16_t* bs = x.bsums + ((t0 + t) * nb + b) * 16;
-                __m512i mins = _mm512_setzero_si512();
-                for (int j = 0; j < 4; ++j) {
-                    const uint32_t lo = uint16_t(bs[4 * j] + bs[4 * j + 1]), hi = uint16_t(bs[4 * j + 2] + bs[4 * j + 3]);
-                    mins = _mm512_dpwssd_epi32(mins, _mm512_loadu_si512(blk + 192 + 64 * j), _mm512_set1_epi32(int(lo | hi << 16)));
+        for (int g = 0; g < G; ++g) {
+            const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[g])));
+            for (int t = 0; t < T; ++t) {
+                const __m512 dx = _mm512_set1_ps(x.d[(t0 + t) * nb + b]);
+                acc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total[g][t]), _mm512_mul_ps(d, dx), acc[g][t]);
+                if constexpr (P::kMins) {
+                    // sum over sub-blocks k of m[k] * (the activation's sum over sub-block k), as
+                    // int16 pairs of sub-blocks (2j, 2j + 1) against the rows' pairs of mins.
+                    const int16_t* bs = x.bsums + ((t0 + t) * nb + b) * 16;
+                    __m512i mins = _mm512_setzero_si512();
+                    for (int j = 0; j < 4; ++j) {
+                        const uint32_t lo = uint16_t(bs[4 * j] + bs[4 * j + 1]), hi = uint16_t(bs[4 * j + 2] + bs[4 * j + 3]);
+                        mins = _mm512_dpwssd_epi32(mins, _mm512_loadu_si512(blk[g] + 192 + 64 * j),
+                                                   _mm512_set1_epi32(int(lo | hi << 16)));
+                    }
+                    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[g] + 32)));
+                    acc[g][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins), _mm512_mul_ps(dmin, dx), acc[g][t]);
                 }
-                const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
-                acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins), _mm512_mul_ps(dmin, dx), acc[t]);
             }
         }
     }
-    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy, acc[t]);
+    for (int g = 0; g < G; ++g)
+        for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy + g * kR, acc[g][t]);
 }
 
 // ---------------------------------------------------------------- transient layout
@@ -388,19 +411,32 @@ void transient_groups(TensorType type, const uint8_t* w, size_t row_bytes, size_
 // kept half of that rate idle on one group's 8 chains, each waiting on the previous sum and
 // on its own broadcast. bench_kernels, one thread, 64 tokens: Q4_0 4864x896 468 -> 658
 // GFLOP/s, 896x4864 480 -> 618; Q8_0 458 -> 617 and 444 -> 535; IQ4_NL 473 -> 641 and 464
-// -> 619. Decode and 8 sequences keep one group of up to 8 tokens: their weights come from
-// memory once, and two tiles of 4 tokens read and unpack them twice (tg64x8 5% slower).
+// -> 619. Of the K-quants, Q4_K and IQ4_XS too (896x4864: 434-491 -> 552-584 and 406-494
+// -> 430-532); Q5_K, Q3_K and IQ3_S gained nothing beyond the noise and Q6_K lost 5-15%
+// (their bit-plane steps want the registers), so they keep one group (P::kGroups).
+// Decode and 8 sequences keep one group of up to 8 tokens: their weights come from memory
+// once, and two tiles of 4 tokens read and unpack them twice (tg64x8 5% slower).
 template <class P>
 void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x, size_t n_tok, float* y,
             size_t ldy) {
     const size_t nb = cols / P::kElems, group_bytes = nb * P::kBytes;
     size_t g = g0;
-    if constexpr (P::kElems == 32)
-        for (; n_tok > 8 && g + 2 <= g1; g += 2) {
-            const uint8_t* wg = w + g * group_bytes;
-            float* yg = y + g * kR;
-            token_tiles<4>(n_tok, [&](auto T, size_t t) { tile<P, 2, T>(wg, group_bytes, nb, x, t, yg, ldy); });
-        }
+    constexpr bool kPairs = [] {
+        if constexpr (P::kElems == 32)
+            return true;
+        else
+            return P::kGroups == 2;
+    }();
+    for (; kPairs && n_tok > 8 && g + 2 <= g1; g += 2) {
+        const uint8_t* wg = w + g * group_bytes;
+        float* yg = y + g * kR;
+        token_tiles<4>(n_tok, [&](auto T, size_t t) {
+            if constexpr (P::kElems == 32)
+                tile<P, 2, T>(wg, group_bytes, nb, x, t, yg, ldy);
+            else if constexpr (kPairs)
+                tile_k<P, 2, T>(wg, group_bytes, nb, x, t, yg, ldy);
+        });
+    }
     for (; g < g1; ++g) {
         const uint8_t* wg = w + g * group_bytes;
         float* yg = y + g * kR;
@@ -408,7 +444,7 @@ void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs
             if constexpr (P::kElems == 32)
                 tile<P, 1, T>(wg, group_bytes, nb, x, t, yg, ldy);
             else
-                tile_k<P, T>(wg, nb, x, t, yg, ldy);
+                tile_k<P, 1, T>(wg, group_bytes, nb, x, t, yg, ldy);
         });
     }
 }
