@@ -2,6 +2,7 @@
 // NEON on AArch64), through xsimd's default architecture.
 #include "kernels/dispatch.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <xsimd/xsimd.hpp>

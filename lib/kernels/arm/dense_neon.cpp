@@ -3,6 +3,7 @@
 // ARMv8.0) instead of the portable path's scalar bit manipulation.
 #include "kernels/dispatch.hpp"
 
+#include <algorithm>
 #include <arm_neon.h>
 #include <cmath>
 #include <xsimd/xsimd.hpp>

@@ -1,6 +1,7 @@
 // Dense matmul and attention for AVX2 + FMA + F16C: 8 floats per vector.
 #include "kernels/dispatch.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <immintrin.h>
 #include <xsimd/xsimd.hpp>
