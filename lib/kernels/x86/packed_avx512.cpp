@@ -31,18 +31,18 @@ inline void unrolled(F&& f) {
 }
 
 // Each format's block: its bytes in the packed layout, where its codes start, the offset
-// of its unsigned codes (log2; -1: none), whether it has per-row minimums m (after the
-// scales, x = d q + m), and its 8 code steps: step(blk, s) is codes 4s .. 4s+3 of every row
-// as 64 unsigned bytes.
+// of its unsigned codes (log2; -1: none), the groups a prompt's tile takes at once (see
+// groups()), whether it has per-row minimums m (after the scales, x = d q + m), and its 8
+// code steps: step(blk, s) is codes 4s .. 4s+3 of every row as 64 unsigned bytes.
 struct P8 {
     static constexpr size_t kElems = 32, kBytes = kR * 34, kCodes = 2 * kR;
-    static constexpr int kShift = 7;
+    static constexpr int kShift = 7, kGroups = 2;
     static constexpr bool kMins = false;
     static __m512i step(const uint8_t* blk, int s) { return _mm512_loadu_si512(blk + kCodes + 64 * s); }
 };
 
-// Steps s and s + 4 are the low and high nibbles of the same 64 bytes (the compiler loads
-// them once).
+// Steps s and s + 4 are the low and high nibbles of the same 64 bytes (read twice from L1:
+// the compiler folds the load into the and of step s and the shift of step s + 4).
 template <class Decode>
 struct Nibbles {
     static __m512i step(const uint8_t* blk, int s) {
@@ -62,28 +62,28 @@ inline __m512i add_bit4(const uint8_t* codes, int s, __m512i n) {
 
 struct P4 : Nibbles<P4> {
     static constexpr size_t kElems = 32, kBytes = kR * 18, kCodes = 2 * kR;
-    static constexpr int kShift = 3;
+    static constexpr int kShift = 3, kGroups = 2;
     static constexpr bool kMins = false;
     static __m512i code(const uint8_t*, int, __m512i n) { return n; }
 };
 
 struct P5 : Nibbles<P5> {
     static constexpr size_t kElems = 32, kBytes = kR * 22, kCodes = 2 * kR;
-    static constexpr int kShift = 4;
+    static constexpr int kShift = 4, kGroups = 2;
     static constexpr bool kMins = false;
     static __m512i code(const uint8_t* codes, int s, __m512i n) { return add_bit4(codes, s, n); }
 };
 
 struct P41 : Nibbles<P41> {
     static constexpr size_t kElems = 32, kBytes = kR * 20, kCodes = 4 * kR;
-    static constexpr int kShift = -1;
+    static constexpr int kShift = -1, kGroups = 2;
     static constexpr bool kMins = true;
     static __m512i code(const uint8_t*, int, __m512i n) { return n; }
 };
 
 struct P51 : Nibbles<P51> {
     static constexpr size_t kElems = 32, kBytes = kR * 24, kCodes = 4 * kR;
-    static constexpr int kShift = -1;
+    static constexpr int kShift = -1, kGroups = 2;
     static constexpr bool kMins = true;
     static __m512i code(const uint8_t* codes, int s, __m512i n) { return add_bit4(codes, s, n); }
 };
@@ -98,7 +98,7 @@ inline __m512i iq4_levels(__m512i n) {
 
 struct PNL : Nibbles<PNL> {
     static constexpr size_t kElems = 32, kBytes = kR * 18, kCodes = 2 * kR;
-    static constexpr int kShift = 7;
+    static constexpr int kShift = 7, kGroups = 2;
     static constexpr bool kMins = false;
     static __m512i code(const uint8_t*, int, __m512i n) { return iq4_levels(n); }
 };
@@ -117,8 +117,7 @@ inline void prefetch_ahead(const uint8_t* p, size_t n) {
 // The same at byte `at` of a group whose tile takes `G` adjacent groups at once: past the
 // group's end its stream goes on in the group that takes its place in the next tile, G - 1
 // groups further. (Ahead into the next group in memory, as for one group, the second of two
-// groups started every tile on blocks never asked for: a decode step through two-group tiles
-// took 1.6 times as long.)
+// groups started every tile on blocks never asked for.)
 template <int G>
 inline void prefetch_ahead(const uint8_t* p, size_t at, size_t group_bytes, size_t n) {
     if (G > 1 && at + kPrefetchAhead >= group_bytes) p += (G - 1) * group_bytes;
@@ -187,8 +186,7 @@ void tile(const uint8_t* w, size_t group_bytes, size_t nb, const QuantActs& x, s
 // code offset's correction (Q6_K and Q3_K: -32 times the activation's 16-element sum;
 // IQ4_XS and IQ3_S: -128 and -16 times its 32-element sum), are multiplied by the rows'
 // sub-block scales in integers, and the super-block total is scaled by d * d_x in float, as
-// ggml does; Q4_K subtracts dmin * d_x * sum(m * activation sums) (vpdpwssd). kGroups: the
-// groups a prompt's tile takes at once (see groups()).
+// ggml does; Q4_K subtracts dmin * d_x * sum(m * activation sums) (vpdpwssd).
 
 struct PQ4_K {
     static constexpr size_t kElems = 256, kBytes = 2496;
@@ -416,37 +414,28 @@ void transient_groups(TensorType type, const uint8_t* w, size_t row_bytes, size_
 // (their bit-plane steps want the registers), so they keep one group (P::kGroups).
 // Decode and 8 sequences keep one group of up to 8 tokens: their weights come from memory
 // once, and two tiles of 4 tokens read and unpack them twice (tg64x8 5% slower).
+template <class P, int G, int T>
+void tile_any(const uint8_t* w, size_t group_bytes, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
+    if constexpr (P::kElems == 32)
+        tile<P, G, T>(w, group_bytes, nb, x, t0, y, ldy);
+    else
+        tile_k<P, G, T>(w, group_bytes, nb, x, t0, y, ldy);
+}
+
 template <class P>
 void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x, size_t n_tok, float* y,
             size_t ldy) {
     const size_t nb = cols / P::kElems, group_bytes = nb * P::kBytes;
     size_t g = g0;
-    constexpr bool kPairs = [] {
-        if constexpr (P::kElems == 32)
-            return true;
-        else
-            return P::kGroups == 2;
-    }();
-    for (; kPairs && n_tok > 8 && g + 2 <= g1; g += 2) {
-        const uint8_t* wg = w + g * group_bytes;
-        float* yg = y + g * kR;
-        token_tiles<4>(n_tok, [&](auto T, size_t t) {
-            if constexpr (P::kElems == 32)
-                tile<P, 2, T>(wg, group_bytes, nb, x, t, yg, ldy);
-            else if constexpr (kPairs)
-                tile_k<P, 2, T>(wg, group_bytes, nb, x, t, yg, ldy);
-        });
-    }
-    for (; g < g1; ++g) {
-        const uint8_t* wg = w + g * group_bytes;
-        float* yg = y + g * kR;
+    if constexpr (P::kGroups == 2)
+        for (; n_tok > 8 && g + 2 <= g1; g += 2)
+            token_tiles<4>(n_tok, [&](auto T, size_t t) {
+                tile_any<P, 2, T>(w + g * group_bytes, group_bytes, nb, x, t, y + g * kR, ldy);
+            });
+    for (; g < g1; ++g)
         token_tiles<8>(n_tok, [&](auto T, size_t t) {
-            if constexpr (P::kElems == 32)
-                tile<P, 1, T>(wg, group_bytes, nb, x, t, yg, ldy);
-            else
-                tile_k<P, 1, T>(wg, group_bytes, nb, x, t, yg, ldy);
+            tile_any<P, 1, T>(w + g * group_bytes, group_bytes, nb, x, t, y + g * kR, ldy);
         });
-    }
 }
 
 }  // namespace
