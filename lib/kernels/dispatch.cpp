@@ -21,6 +21,9 @@ const KernelTable& kernel_table() {
                 t.quant_rows = avx512::quant_matmul_rows;
                 t.packed_rows = avx512::packed_matmul_groups;
                 t.transient_rows = avx512::transient_matmul_groups;
+                // Prompts of the 32-element formats on AMX tiles (Sapphire Rapids and later),
+                // bit for bit the VNNI kernel's results; QWEN_AMX=0 keeps VNNI.
+                if (cpu_features().amx_int8) t.packed_rows = amx::packed_matmul_groups;
             }
             if (cpu_features().avx512bf16) {
                 t.round_bf16 = avx512bf16::round_bf16;

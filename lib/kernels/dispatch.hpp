@@ -113,6 +113,12 @@ void packed_matmul_groups(TensorType, const uint8_t*, size_t, size_t, size_t, co
 void transient_matmul_groups(TensorType, const uint8_t*, size_t, size_t, size_t, size_t, const QuantActs&, size_t,
                              float*, size_t);
 }
+// x86/packed_amx.cpp, built with AMX-INT8 and taken only where cpu_features().amx_int8: the
+// packed kernel, with AMX tiles for 16 tokens at a time and the VNNI ones for the rest.
+namespace amx {
+void packed_matmul_groups(TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, size_t, float*,
+                          size_t);
+}
 // x86/bf16_avx512.cpp, built with AVX512_BF16 and taken only on CPUs that have it.
 namespace avx512bf16 {
 void round_bf16(const float*, uint16_t*, size_t);

@@ -6,6 +6,7 @@
 // weights.
 
 #include "core/aligned_buffer.hpp"
+#include "core/cpu.hpp"
 #include "core/half.hpp"
 #include "core/team.hpp"
 #include "kernels/dispatch.hpp"
@@ -517,7 +518,77 @@ void check_transient(TensorType type, size_t cols) {
     }
 }
 
+#if defined(__x86_64__)
+// Tokens quantized to Q8_0 by the reference quantizer, in QuantActs' layout (with the block
+// code sums the packed kernels' offset correction takes).
+struct Q80Acts {
+    std::vector<int8_t> q;
+    std::vector<float> d;
+    std::vector<int32_t> sums;
+    Q80Acts(const std::vector<float>& x, size_t n_tok, size_t cols)
+        : q(n_tok * cols), d(n_tok * cols / kQK), sums(n_tok * cols / kQK) {
+        const size_t nb = cols / kQK;
+        std::vector<uint8_t> blocks(*tensor_row_bytes(TensorType::Q8_0, cols));
+        for (size_t t = 0; t < n_tok; ++t) {
+            quantize_row(TensorType::Q8_0, x.data() + t * cols, blocks.data(), cols);
+            for (size_t b = 0; b < nb; ++b) {
+                const auto blk = block_at<BlockQ8_0>(blocks, b);
+                d[t * nb + b] = f16_to_f32(blk.d);
+                std::memcpy(q.data() + t * cols + b * kQK, blk.qs, kQK);
+                int32_t sum = 0;
+                for (int8_t v : blk.qs) sum += v;
+                sums[t * nb + b] = sum;
+            }
+        }
+    }
+    kernels::QuantActs acts(size_t cols) const {
+        return {TensorType::Q8_0, q.data(), d.data(), nullptr, cols, sums.data()};
+    }
+};
+#endif
+
 }  // namespace
+
+#if defined(__x86_64__)
+// The AMX tiles (x86/packed_amx.cpp) take 16 tokens at a time and leave the rest to the VNNI
+// tiles; every result must be the VNNI kernel's bit for bit (prefill = decode rests on it).
+// Groups [1, 3) first, which must write their rows only, then group 0.
+TEST_CASE("AMX tiles: the packed 32-element formats give the VNNI tiles' results bit for bit") {
+    if (!cpu_features().amx_int8) {
+        MESSAGE("no AMX-INT8 this process may use here: skipped");
+        return;
+    }
+    if (best_isa() == Isa::Avx512)
+        CHECK(bool(kernels::kernel_table().packed_rows == &kernels::amx::packed_matmul_groups));
+    const TensorType types[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0,
+                                TensorType::Q4_1, TensorType::Q5_1, TensorType::IQ4_NL};
+    for (TensorType type : types)
+        for (size_t cols : {896, 4864}) {
+            INFO(tensor_type_name(type) << " cols " << cols);
+            const size_t rows = 48, row_bytes = *tensor_row_bytes(type, cols);
+            const auto w = weights(type, rows, cols, 5 * cols + size_t(type));
+            AlignedBuffer<uint8_t> packed(kernels::packed_matrix_bytes(type, rows, cols));
+            kernels::pack_groups(type, w.data(), row_bytes, cols, 0, rows / 16, packed.data());
+            for (size_t n_tok : {16, 21, 35, 64}) {
+                INFO("n_tok " << n_tok);
+                const auto x = activations(n_tok, cols, 200 + n_tok);
+                const Q80Acts xq(x, n_tok, cols);
+                std::vector<float> amx(n_tok * rows, -1.0f), vnni(n_tok * rows, -2.0f);
+                kernels::amx::packed_matmul_groups(type, packed.data(), cols, 1, 3, xq.acts(cols), n_tok, amx.data(),
+                                                   rows);
+                for (size_t t = 0; t < n_tok; ++t)
+                    for (size_t r = 0; r < 16; ++r) REQUIRE(amx[t * rows + r] == -1.0f);
+                kernels::amx::packed_matmul_groups(type, packed.data(), cols, 0, 1, xq.acts(cols), n_tok, amx.data(),
+                                                   rows);
+                kernels::avx512::packed_matmul_groups(type, packed.data(), cols, 0, 3, xq.acts(cols), n_tok,
+                                                      vnni.data(), rows);
+                size_t differ = 0;
+                for (size_t i = 0; i < amx.size(); ++i) differ += std::memcmp(&amx[i], &vnni[i], sizeof(float)) != 0;
+                CHECK(differ == 0);
+            }
+        }
+}
+#endif
 
 // CTest names the table it expects where it knows (QWEN_ISA=scalar anywhere; under qemu-user,
 // each emulated CPU's), so that a wrong feature detection or dispatch cannot pass unseen.
