@@ -202,10 +202,14 @@ def test_full_size_f16_matches_numpy_and_llama_cpp(full, prompts):
     got = libqwen.logits(gguf, p, kv="f32")
     want = Qwen2Reference(hf).logits(p)[-1]
     assert rel(got, want) < 2e-5, f"NumPy: rel {rel(got, want):.2e}"
-    # llama.cpp rounds activations to F16 before F16 products, even with an F32 KV cache.
+    # llama.cpp rounds activations to F16 before F16 products, even with an F32 KV cache, in
+    # the builds of its CPU backend the Zen 4 and Zen 5 machines load, which puts it further
+    # from NumPy than us there; its Sapphire Rapids build (AMX Xeons) keeps them in float32,
+    # and both are then at float32's rounding over 24 layers (1.8e-6 theirs, 2.3e-6 ours on
+    # one), where the order means nothing.
     theirs = oracles.llama_logits(gguf, p, kv="f32", fa="off")
     assert rel(got, theirs) < LOOSE, f"llama.cpp: rel {rel(got, theirs):.2e}"
-    assert rel(got, want) < rel(theirs, want)
+    assert rel(got, want) < max(rel(theirs, want), 3e-6), f"rel {rel(got, want):.2e}, llama.cpp {rel(theirs, want):.2e}"
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
