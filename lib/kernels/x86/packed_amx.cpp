@@ -206,17 +206,9 @@ void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs
 void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x,
                           size_t n_tok, float* y, size_t ldy) {
     const size_t n_amx = n_tok / kTileToks * kTileToks;
-    bool done = n_amx > 0;
-    if (done) switch (type) {
-        case TensorType::Q8_0: groups<P8>(w, cols, g0, g1, x, n_amx, y, ldy); break;
-        case TensorType::Q4_0: groups<P4>(w, cols, g0, g1, x, n_amx, y, ldy); break;
-        case TensorType::Q5_0: groups<P5>(w, cols, g0, g1, x, n_amx, y, ldy); break;
-        case TensorType::Q4_1: groups<P41>(w, cols, g0, g1, x, n_amx, y, ldy); break;
-        case TensorType::Q5_1: groups<P51>(w, cols, g0, g1, x, n_amx, y, ldy); break;
-        case TensorType::IQ4_NL: groups<PNL>(w, cols, g0, g1, x, n_amx, y, ldy); break;
-        default: done = false;  // the K-quants: all their tokens on VNNI
-        }
-    if (!done) return avx512::packed_matmul_groups(type, w, cols, g0, g1, x, n_tok, y, ldy);
+    // The K-quants, and calls of fewer than 16 tokens: all on VNNI.
+    if (n_amx == 0 || !with_steps32(type, [&](auto p) { groups<decltype(p)>(w, cols, g0, g1, x, n_amx, y, ldy); }))
+        return avx512::packed_matmul_groups(type, w, cols, g0, g1, x, n_tok, y, ldy);
     if (n_amx == n_tok) return;
     // The last tokens on VNNI: QuantActs of tokens n_amx .. n_tok - 1 (Q8_0: codes, scales, sums).
     const size_t nb = cols / 32;

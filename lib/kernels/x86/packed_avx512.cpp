@@ -374,13 +374,8 @@ void transient_matmul_groups(TensorType type, const uint8_t* w, size_t row_bytes
 
 void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs& x,
                           size_t n_tok, float* y, size_t ldy) {
+    if (with_steps32(type, [&](auto p) { groups<decltype(p)>(w, cols, g0, g1, x, n_tok, y, ldy); })) return;
     switch (type) {
-    case TensorType::Q8_0: groups<P8>(w, cols, g0, g1, x, n_tok, y, ldy); break;
-    case TensorType::Q4_0: groups<P4>(w, cols, g0, g1, x, n_tok, y, ldy); break;
-    case TensorType::Q5_0: groups<P5>(w, cols, g0, g1, x, n_tok, y, ldy); break;
-    case TensorType::Q4_1: groups<P41>(w, cols, g0, g1, x, n_tok, y, ldy); break;
-    case TensorType::Q5_1: groups<P51>(w, cols, g0, g1, x, n_tok, y, ldy); break;
-    case TensorType::IQ4_NL: groups<PNL>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     case TensorType::Q4_K: groups<PQ4_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     case TensorType::Q5_K: groups<PQ5_K>(w, cols, g0, g1, x, n_tok, y, ldy); break;
     case TensorType::Q6_K:

@@ -97,5 +97,19 @@ struct PNL : Nibbles<PNL> {
     static __m512i code(const uint8_t*, int, __m512i n) { return iq4_levels(n); }
 };
 
+// f(P{}) with the step struct of a 32-element format; false (f not called) for any other type.
+template <class F>
+bool with_steps32(TensorType type, F&& f) {
+    switch (type) {
+    case TensorType::Q8_0: f(P8{}); return true;
+    case TensorType::Q4_0: f(P4{}); return true;
+    case TensorType::Q5_0: f(P5{}); return true;
+    case TensorType::Q4_1: f(P41{}); return true;
+    case TensorType::Q5_1: f(P51{}); return true;
+    case TensorType::IQ4_NL: f(PNL{}); return true;
+    default: return false;
+    }
+}
+
 }  // namespace
 }  // namespace qwen::kernels
