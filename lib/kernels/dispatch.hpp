@@ -27,6 +27,18 @@ struct QuantActs {
     const int32_t* sums;
 };
 
+// The same activations from token t on. Static: each instruction set's file keeps its own
+// copy, so the linker cannot hand the portable path an AVX-512 one.
+static inline QuantActs acts_from_token(const QuantActs& x, size_t t) {
+    const size_t blocks = x.cols / (x.type == TensorType::Q8_K ? 256 : 32);
+    QuantActs s = x;
+    s.q += t * x.cols;
+    s.d += t * blocks;
+    if (s.bsums) s.bsums += t * (x.cols / 16);
+    if (s.sums) s.sums += t * blocks;
+    return s;
+}
+
 // Rows [r0, r1) of w (the weight type `type`, one of those quant_act_type() maps) times the
 // first n_tok tokens of x: y[t * ldy + r] for r0 <= r < r1.
 using QuantRowsFn = void (*)(TensorType type, const uint8_t* w, size_t row_bytes, size_t r0, size_t r1,

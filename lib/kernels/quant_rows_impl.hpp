@@ -20,20 +20,12 @@ static void tile(const uint8_t* w, size_t row_bytes, const QuantActs& x, float* 
         tile256<F, R, T>(w, row_bytes, x, y, ldy);
 }
 
-static QuantActs tokens_from(const QuantActs& x, size_t t, size_t qk) {
-    QuantActs s = x;
-    s.q += t * x.cols;
-    s.d += t * (x.cols / qk);
-    if (s.bsums) s.bsums += t * (x.cols / 16);
-    return s;
-}
-
 template <class F, int R>
 static void tile_tokens(const uint8_t* w, size_t row_bytes, const QuantActs& x, size_t n_tok, float* y, size_t ldy) {
     size_t t = 0;
     for (; t + kToks <= n_tok; t += kToks)
-        tile<F, R, kToks>(w, row_bytes, tokens_from(x, t, F::kQK), y + t * ldy, ldy);
-    const QuantActs rest = tokens_from(x, t, F::kQK);
+        tile<F, R, kToks>(w, row_bytes, acts_from_token(x, t), y + t * ldy, ldy);
+    const QuantActs rest = acts_from_token(x, t);
     switch (n_tok - t) {
     case 3: tile<F, R, 3>(w, row_bytes, rest, y + t * ldy, ldy); break;
     case 2: tile<F, R, 2>(w, row_bytes, rest, y + t * ldy, ldy); break;
@@ -55,7 +47,7 @@ static void rows(const uint8_t* w, size_t row_bytes, size_t r0, size_t r1, const
     constexpr size_t kTokenBlock = 64;
     for (size_t t0 = 0; t0 < n_tok; t0 += kTokenBlock) {
         const size_t nt = n_tok - t0 < kTokenBlock ? n_tok - t0 : kTokenBlock;
-        const QuantActs xb = tokens_from(x, t0, F::kQK);
+        const QuantActs xb = acts_from_token(x, t0);
         float* yb = y + t0 * ldy;
         for (r = r0; r + kRows <= r1; r += kRows)
             tile_tokens<F, kRows>(w + r * row_bytes, row_bytes, xb, nt, yb + r, ldy);

@@ -209,14 +209,9 @@ void packed_matmul_groups(TensorType type, const uint8_t* w, size_t cols, size_t
     // The K-quants, and calls of fewer than 16 tokens: all on VNNI.
     if (n_amx == 0 || !with_steps32(type, [&](auto p) { groups<decltype(p)>(w, cols, g0, g1, x, n_amx, y, ldy); }))
         return avx512::packed_matmul_groups(type, w, cols, g0, g1, x, n_tok, y, ldy);
-    if (n_amx == n_tok) return;
-    // The last tokens on VNNI: QuantActs of tokens n_amx .. n_tok - 1 (Q8_0: codes, scales, sums).
-    const size_t nb = cols / 32;
-    QuantActs rest = x;
-    rest.q += n_amx * cols;
-    rest.d += n_amx * nb;
-    rest.sums += n_amx * nb;
-    avx512::packed_matmul_groups(type, w, cols, g0, g1, rest, n_tok - n_amx, y + n_amx * ldy, ldy);
+    if (n_amx < n_tok)  // the last tokens on VNNI
+        avx512::packed_matmul_groups(type, w, cols, g0, g1, acts_from_token(x, n_amx), n_tok - n_amx,
+                                     y + n_amx * ldy, ldy);
 }
 
 }  // namespace qwen::kernels::amx

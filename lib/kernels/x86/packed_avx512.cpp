@@ -10,7 +10,6 @@
 #include "kernels/dispatch.hpp"
 #include "kernels/packed.hpp"
 #include "kernels/x86/packed_steps.hpp"
-#include "quant/iq_grids.hpp"
 
 #include <cstring>
 #include <immintrin.h>
