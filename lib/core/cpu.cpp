@@ -16,13 +16,14 @@
 namespace qwen {
 
 #if defined(__x86_64__) || defined(__i386__)
-// AMX-TILE and AMX-INT8 in CPUID, the tile configuration and data state enabled in XCR0, and
-// (Linux 5.16+) this process's permission to use the tile data, which the kernel grants on
-// request; without it the first tile instruction faults.
-static bool amx_int8_usable() {
+// AMX-TILE and the given AMX-* feature bit in CPUID leaf 7's EDX, the tile configuration and
+// data state enabled in XCR0, and (Linux 5.16+) this process's permission to use the tile
+// data, which the kernel grants on request (asked again for each feature: a granted request
+// is granted again); without it the first tile instruction faults.
+static bool amx_usable(int feature_bit) {
     if (const char* env = std::getenv("QWEN_AMX"); env && !std::strcmp(env, "0")) return false;
     unsigned a = 0, b = 0, c = 0, d = 0;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 24) & 1) || !((d >> 25) & 1)) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 24) & 1) || !((d >> feature_bit) & 1)) return false;
     if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return false;  // OSXSAVE: xgetbv works
     unsigned lo = 0, hi = 0;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
@@ -54,7 +55,8 @@ const CpuFeatures& cpu_features() {
         unsigned a = 0, b = 0, cx = 0, d = 0;
         c.f16c = c.avx2 && __get_cpuid(1, &a, &b, &cx, &d) && ((cx >> 29) & 1);
         c.avx_vnni = c.avx2 && __get_cpuid_count(7, 1, &a, &b, &cx, &d) && ((a >> 4) & 1);
-        c.amx_int8 = c.avx512vnni && amx_int8_usable();
+        c.amx_int8 = c.avx512vnni && amx_usable(25);  // AMX-INT8
+        c.amx_bf16 = c.avx512bf16 && amx_usable(22);  // AMX-BF16
 #elif defined(__aarch64__) && defined(__linux__)
         // User space cannot read the ID registers portably; the kernel reports them here.
         const unsigned long hw = getauxval(AT_HWCAP);

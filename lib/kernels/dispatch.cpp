@@ -28,6 +28,8 @@ const KernelTable& kernel_table() {
             if (cpu_features().avx512bf16) {
                 t.round_bf16 = avx512bf16::round_bf16;
                 t.bf16_rows = avx512bf16::bf16_matmul_rows;
+                // Tiles for every BF16 product (Sapphire Rapids and later); QWEN_AMX=0 keeps vdpbf16ps.
+                if (cpu_features().amx_bf16) t.bf16_tiles = amx::bf16_tile_groups;
             }
             return t;
         }

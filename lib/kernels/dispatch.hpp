@@ -87,6 +87,11 @@ constexpr size_t kBf16Cols = 32;  // bf16 values per 512-bit vector
 using RoundBf16Fn = void (*)(const float* x, uint16_t* out, size_t n);
 using Bf16RowsFn = void (*)(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
                             const uint16_t* x, size_t ldx, size_t n_tok, float* y, size_t ldy);
+// BF16 matrices packed for AMX tiles (packed.hpp's pack_bf16_tiles; rows x cols as stored):
+// groups [g0, g1) of 16 rows times the first n_tok tokens of x, rounded by RoundBf16Fn (token
+// t at x[t * cols]), into y[t * ldy + r].
+using Bf16TilesFn = void (*)(const uint8_t* packed, size_t rows, size_t cols, size_t g0, size_t g1,
+                             const uint16_t* x, size_t n_tok, float* y, size_t ldy);
 
 // Token row x (cols floats) quantized to `act` (Q8_0 or Q8_K) into QuantActs' layout: codes
 // q[cols], block scales d[cols / block] (Q8_0: not yet rounded to the f16 its block stores),
@@ -130,6 +135,8 @@ void transient_matmul_groups(TensorType, const uint8_t*, size_t, size_t, size_t,
 namespace amx {
 void packed_matmul_groups(TensorType, const uint8_t*, size_t, size_t, size_t, const QuantActs&, size_t, float*,
                           size_t);
+// x86/bf16_amx.cpp, built with AMX-BF16 and taken only where cpu_features().amx_bf16.
+void bf16_tile_groups(const uint8_t*, size_t, size_t, size_t, size_t, const uint16_t*, size_t, float*, size_t);
 }
 // x86/bf16_avx512.cpp, built with AVX512_BF16 and taken only on CPUs that have it.
 namespace avx512bf16 {
@@ -159,6 +166,9 @@ struct KernelTable {
     Bf16RowsFn bf16_rows;
     QuantizeActFn quantize_act;
     SiluMulFn silu_mul;
+    // Null unless the CPU has AMX-BF16 tiles this process may use: BF16 matrices are then packed
+    // at load for them (every token count), else they take bf16_rows or dense_rows as stored.
+    Bf16TilesFn bf16_tiles = nullptr;
 };
 
 // The table for the best instruction set of this CPU (QWEN_ISA may lower it).

@@ -157,6 +157,9 @@ bool takes_bf16_kernel(const Matrix& w, const kernels::KernelTable& k) {
     return w.type == TensorType::BF16 && k.bf16_rows && !w.packed && w.cols % kernels::kBf16Cols == 0;
 }
 
+// BF16 weights packed at load for AMX tiles (only where the table has them), same rounding.
+bool takes_bf16_tiles(const Matrix& w) { return w.type == TensorType::BF16 && w.packed; }
+
 // The activations rounded to bf16 once for the whole team: token t at [t * cols].
 const uint16_t* round_acts_bf16(kernels::RoundBf16Fn round, const float* x, size_t ldx, size_t n_tok, size_t cols) {
     using Buf = AlignedBuffer<uint16_t>;
@@ -186,6 +189,10 @@ void bf16_products(const MatmulOut* outs, size_t n, const uint16_t* xb, size_t n
 }  // namespace
 
 size_t packed_bytes(const Matrix& w) {
+    if (w.type == TensorType::BF16)
+        return kernels::kernel_table().bf16_tiles && kernels::bf16_tiles_packable(w.rows, w.cols)
+                   ? w.rows * w.cols * sizeof(uint16_t)
+                   : 0;
     const bool ok = kernels::kernel_table().packed_rows && kernels::packable(w.type, w.rows, w.cols);
     return ok ? kernels::packed_matrix_bytes(w.type, w.rows, w.cols) : 0;
 }
@@ -211,9 +218,11 @@ void pack_matrices(Matrix* const* ws, uint8_t* const* dsts, size_t n, const Pack
         const auto [i, row0] = items[size_t(it)];
         const Matrix& w = *ws[i];
         const size_t rows = std::min(kItemRows, w.rows - row0);
-        if (packs[i])  // packable: rows is a multiple of 16
-            kernels::pack_groups(w.type, w.data, w.row_bytes, w.cols, row0 / kernels::kPackRows,
-                                 (row0 + rows) / kernels::kPackRows, dsts[i]);
+        const size_t g0 = row0 / kernels::kPackRows, g1 = (row0 + rows) / kernels::kPackRows;
+        if (packs[i] && w.type == TensorType::BF16)  // packable: rows is a multiple of 16
+            kernels::pack_bf16_tiles(w.data, w.row_bytes, w.rows, w.cols, g0, g1, dsts[i]);
+        else if (packs[i])
+            kernels::pack_groups(w.type, w.data, w.row_bytes, w.cols, g0, g1, dsts[i]);
         else
             std::memcpy(dsts[i] + row0 * w.row_bytes, w.data + row0 * w.row_bytes, rows * w.row_bytes);
         if (packed_source) packed_source(w.data + row0 * w.row_bytes, rows * w.row_bytes);
@@ -233,7 +242,7 @@ namespace {
 
 // The activation format w's kernel takes (F32: none, the rows are multiplied in float).
 TensorType act_type(const Matrix& w) {
-    return w.packed ? kernels::packed_act_type(w.type) : kernels::quant_act_type(w.type);
+    return w.packed && !takes_bf16_tiles(w) ? kernels::packed_act_type(w.type) : kernels::quant_act_type(w.type);
 }
 
 // From this many tokens on, a low-bit matrix (no packed copy, a transient layout on this CPU)
@@ -251,41 +260,34 @@ bool takes_transient(const Matrix& w, const kernels::KernelTable& k, size_t n_to
 
 // Whether w goes through the 16-row group kernels: packed at load, or transient.
 bool takes_groups(const Matrix& w, const kernels::KernelTable& k, size_t n_tok) {
-    return w.packed || takes_transient(w, k, n_tok);
+    return (w.packed && !takes_bf16_tiles(w)) || takes_transient(w, k, n_tok);
 }
 
-// Matrices sharing one quantized input, each packed or transient: their 16-row groups, taken
-// as one list and shared among the team in contiguous chunks, then a barrier. In a team the
+// The 16-row groups of n matrices, taken as one list and shared among the team in contiguous
+// chunks; run(i, g0, g1) multiplies groups [g0, g1) of outs[i]. In a team the
 // chunks are claimed as the threads go (TeamBarrier::claim): with equal shares one thread
 // waited for the other at the end of most matmuls, on memory or on a core it did not have
 // (perf, Q4_K_M decode: 18% of the time in barriers, 6% after). That wait was the price of a
 // busy machine: alternating `qwen bench -p 0 -n 128 -s 8` runs of the two builds gave about
 // the same tokens/s on a quiet one, and 206 (equal shares) against 421 when another process
-// took a core. Rows after the last whole
-// group (transient matrices only; Qwen2.5's have none) take the stored-row kernel on the last
-// thread.
-void group_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& xq, size_t n_tok) {
-    const kernels::KernelTable& k = kernels::kernel_table();
+// took a core.
+template <class Run>
+void share_groups(const MatmulOut* outs, size_t n, const Run& run_groups) {
     size_t total = 0;
     for (size_t i = 0; i < n; ++i) total += outs[i].w->rows / kernels::kPackRows;
     // Groups [lo, hi) of the list.
     const auto run = [&](size_t lo, size_t hi) {
         size_t first = 0;  // the first group of outs[i] in the list
         for (size_t i = 0; i < n && first < hi; ++i) {
-            const Matrix& w = *outs[i].w;
-            const size_t groups = w.rows / kernels::kPackRows;
-            if (lo < first + groups && hi > first) {
-                const size_t g0 = std::max(lo, first) - first, g1 = std::min(hi, first + groups) - first;
-                if (w.packed)
-                    k.packed_rows(w.type, w.packed, w.cols, g0, g1, xq, n_tok, outs[i].y, outs[i].ldy);
-                else
-                    k.transient_rows(w.type, w.data, w.row_bytes, w.cols, g0, g1, xq, n_tok, outs[i].y, outs[i].ldy);
-            }
+            const size_t groups = outs[i].w->rows / kernels::kPackRows;
+            if (lo < first + groups && hi > first)
+                run_groups(i, std::max(lo, first) - first, std::min(hi, first + groups) - first);
             first += groups;
         }
     };
-    // Shared in pairs of groups: the AVX-512 prompt tiles take two groups at a time, and a
-    // chunk of an odd count ended in a one-group tile (6% of a Q4_0 prompt's time in them).
+    // Shared in pairs of groups: the AVX-512 prompt tiles and the AMX ones take two groups at a
+    // time, and a chunk of an odd count ended in a one-group tile (6% of a Q4_0 prompt's time in
+    // them).
     const size_t pairs = (total + 1) / 2;
     const auto run_pairs = [&](size_t lo, size_t hi) { run(2 * lo, std::min(2 * hi, total)); };
     const uint32_t nth = uint32_t(omp_get_num_threads()), tid = uint32_t(omp_get_thread_num());
@@ -297,7 +299,21 @@ void group_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& xq
     } else {
         run_pairs(pairs * tid / nth, pairs * (tid + 1) / nth);
     }
-    if (tid + 1 == nth)
+}
+
+// Matrices sharing one quantized input, each packed or transient: their groups shared
+// (share_groups), then a barrier. Rows after the last whole group (transient matrices only;
+// Qwen2.5's have none) take the stored-row kernel on the last thread.
+void group_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& xq, size_t n_tok) {
+    const kernels::KernelTable& k = kernels::kernel_table();
+    share_groups(outs, n, [&](size_t i, size_t g0, size_t g1) {
+        const Matrix& w = *outs[i].w;
+        if (w.packed)
+            k.packed_rows(w.type, w.packed, w.cols, g0, g1, xq, n_tok, outs[i].y, outs[i].ldy);
+        else
+            k.transient_rows(w.type, w.data, w.row_bytes, w.cols, g0, g1, xq, n_tok, outs[i].y, outs[i].ldy);
+    });
+    if (omp_get_thread_num() + 1 == omp_get_num_threads())
         for (size_t i = 0; i < n; ++i) {
             const Matrix& w = *outs[i].w;
             const size_t rows = w.rows / kernels::kPackRows * kernels::kPackRows;
@@ -307,10 +323,26 @@ void group_outputs(const MatmulOut* outs, size_t n, const kernels::QuantActs& xq
     team_barrier();
 }
 
+// BF16 matrices packed for the AMX tiles (all their rows in whole groups), sharing one input
+// already rounded by round_acts_bf16: their groups shared, then a barrier.
+void bf16_tile_outputs(const MatmulOut* outs, size_t n, const uint16_t* xb, size_t n_tok) {
+    const kernels::KernelTable& k = kernels::kernel_table();
+    share_groups(outs, n, [&](size_t i, size_t g0, size_t g1) {
+        const Matrix& w = *outs[i].w;
+        k.bf16_tiles(w.packed, w.rows, w.cols, g0, g1, xb, n_tok, outs[i].y, outs[i].ldy);
+    });
+    team_barrier();
+}
+
 }  // namespace
 
 void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
     const kernels::KernelTable& k = kernels::kernel_table();
+    if (takes_bf16_tiles(w)) {
+        const MatmulOut out{&w, y, ldy};
+        bf16_tile_outputs(&out, 1, round_acts_bf16(k.round_bf16, x, ldx, n_tok, w.cols), n_tok);
+        return;
+    }
     if (takes_bf16_kernel(w, k)) {
         const MatmulOut out{&w, y, ldy};
         bf16_products(&out, 1, round_acts_bf16(k.round_bf16, x, ldx, n_tok, w.cols), n_tok);
@@ -344,8 +376,15 @@ void matmul(const Matrix& w, const float* x, size_t ldx, size_t n_tok, float* y,
 void matmul_same_input(std::initializer_list<MatmulOut> outs, const float* x, size_t ldx, size_t n_tok) {
     const Matrix& w0 = *outs.begin()->w;
     const kernels::KernelTable& k = kernels::kernel_table();
-    bool bf16 = true;  // all on the BF16 kernel: the input is rounded once for all of them
-    for (const MatmulOut& o : outs) bf16 &= takes_bf16_kernel(*o.w, k) && o.w->cols == w0.cols;
+    bool bf16 = true, tiles = true;  // all on one BF16 kernel: the input is rounded once for all
+    for (const MatmulOut& o : outs) {
+        bf16 &= takes_bf16_kernel(*o.w, k) && o.w->cols == w0.cols;
+        tiles &= takes_bf16_tiles(*o.w) && o.w->cols == w0.cols;
+    }
+    if (tiles) {
+        bf16_tile_outputs(outs.begin(), outs.size(), round_acts_bf16(k.round_bf16, x, ldx, n_tok, w0.cols), n_tok);
+        return;
+    }
     if (bf16) {
         bf16_products(outs.begin(), outs.size(), round_acts_bf16(k.round_bf16, x, ldx, n_tok, w0.cols), n_tok);
         return;

@@ -284,4 +284,32 @@ void pack_groups(TensorType type, const uint8_t* src, size_t row_bytes, size_t c
         }
 }
 
+bool bf16_tiles_packable(size_t rows, size_t cols) {
+    return rows > 0 && rows % R == 0 && cols > 0 && cols % 32 == 0;
+}
+
+size_t bf16_tile_offset(size_t rows, size_t cols, size_t g, size_t& stride) {
+    constexpr size_t kTile = 1024;
+    const size_t group_bytes = cols / 32 * kTile, groups = rows / R;
+    if (g + 1 == groups && groups % 2) {
+        stride = kTile;
+        return g * group_bytes;
+    }
+    stride = 2 * kTile;
+    return (g & ~size_t(1)) * group_bytes + (g & 1) * kTile;
+}
+
+void pack_bf16_tiles(const uint8_t* src, size_t row_bytes, size_t rows, size_t cols, size_t g0, size_t g1,
+                     uint8_t* dst) {
+    for (size_t g = g0; g < g1; ++g) {
+        size_t stride;
+        uint8_t* out = dst + bf16_tile_offset(rows, cols, g, stride);
+        for (size_t k = 0; k < cols / 32; ++k, out += stride)
+            for (size_t r = 0; r < R; ++r) {
+                const uint8_t* pairs = src + (g * R + r) * row_bytes + k * 64;  // 16 pairs of row r
+                for (size_t i = 0; i < 16; ++i) std::memcpy(out + (16 * i + r) * 4, pairs + 4 * i, 4);
+            }
+    }
+}
+
 }  // namespace qwen::kernels

@@ -77,6 +77,20 @@ size_t packed_matrix_bytes(TensorType type, size_t rows, size_t cols);
 void pack_groups(TensorType type, const uint8_t* src, size_t row_bytes, size_t cols, size_t g0, size_t g1,
                  uint8_t* dst);
 
+// BF16 matrices for AMX-BF16 tiles (x86/bf16_amx.cpp; packed only where the kernel table has
+// bf16_tiles): rows a multiple of 16, cols of 32. Group g (rows 16 g .. 16 g + 15) is cols / 32
+// tiles of 1 KiB, tile k holding columns 32 k .. 32 k + 31 in AMX's pair layout: 32-bit word
+// 16 i + r = row r's columns 32 k + 2 i and + 1 (a 16 x 16 transpose of bf16 pairs). Groups go
+// in pairs whose tiles alternate (g's tile k, g + 1's tile k, g's tile k + 1, ...), so a pair
+// is one sequential stream, and a last group without a partner follows alone. Exactly the
+// matrix's bytes.
+bool bf16_tiles_packable(size_t rows, size_t cols);
+// Byte offset of group g's first tile, and the step to its next one (1 or 2 KiB).
+size_t bf16_tile_offset(size_t rows, size_t cols, size_t g, size_t& stride);
+// Packs groups [g0, g1) of the stored bf16 rows at src (row_bytes apart) into dst.
+void pack_bf16_tiles(const uint8_t* src, size_t row_bytes, size_t rows, size_t cols, size_t g0, size_t g1,
+                     uint8_t* dst);
+
 // Byte offsets in a transient super-block (mins: 0 if none).
 struct TransientLayout {
     size_t sc, mins, codes, bytes;

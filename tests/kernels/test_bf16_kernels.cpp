@@ -1,15 +1,18 @@
 // BF16 weights on the path QWEN_ISA selects. Where the table has the AVX512_BF16 kernel,
 // matmul() rounds the activations to bf16 as ggml does (GGML_FP32_TO_BF16) and multiplies
 // with vdpbf16ps, which treats bf16 subnormals as zero; elsewhere the weights are widened to
-// float and the activations kept. Each result must equal a double-precision sum of the terms
-// that path multiplies, for every register tile (cols 896 and 4864, 1..70 tokens) and for
-// Inf, NaN, subnormal, -0 and huge values.
+// float and the activations kept. Where it has AMX-BF16 tiles, matrices packed for them
+// (rows a multiple of 16) take tdpbf16ps on the same bf16 operands. Each result must equal a
+// double-precision sum of the terms that path multiplies, for every register tile (cols 896
+// and 4864, 1..70 tokens) and for Inf, NaN, subnormal, -0 and huge values.
 
+#include "core/aligned_buffer.hpp"
 #include "core/cpu.hpp"
 #include "core/half.hpp"
 #include "core/team.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/matmul.hpp"
+#include "kernels/packed.hpp"
 
 #include <doctest/doctest.h>
 
@@ -96,16 +99,30 @@ std::vector<float> rounding_inputs() {
     return out;
 }
 
+// The matrix packed for the AMX tiles in `storage`, if `packed` and this path has them (then
+// true); else left as stored (false, and `packed` is skipped by the caller).
+bool pack_for_tiles(Matrix& m, AlignedBuffer<uint8_t>& storage, bool packed) {
+    const size_t bytes = packed_bytes(m);
+    CHECK((bytes != 0) == (kernels::kernel_table().bf16_tiles && kernels::bf16_tiles_packable(m.rows, m.cols)));
+    if (!packed || !bytes) return false;
+    storage.resize(bytes);
+    pack_matrix(m, storage.data());
+    return true;
+}
+
 }  // namespace
 
 TEST_CASE("the BF16 kernel is in the table exactly when the CPU has AVX512_BF16 and the path is avx512") {
     const kernels::KernelTable& k = kernels::kernel_table();
     MESSAGE("kernel path: " << std::string(k.isa) << ", vdpbf16ps kernel: " << std::string(k.bf16_rows ? "yes" : "no"));
     CHECK((k.bf16_rows != nullptr) == (k.round_bf16 != nullptr));
+    MESSAGE("AMX-BF16 tiles: " << std::string(k.bf16_tiles ? "yes" : "no"));
 #if defined(__x86_64__)
     CHECK((k.bf16_rows != nullptr) == (best_isa() == Isa::Avx512 && cpu_features().avx512bf16));
+    CHECK((k.bf16_tiles != nullptr) == (k.bf16_rows != nullptr && cpu_features().amx_bf16));
 #else
     CHECK((k.bf16_rows == nullptr));
+    CHECK((k.bf16_tiles == nullptr));
 #endif
 }
 
@@ -143,13 +160,18 @@ TEST_CASE("f32_to_bf16 and the kernel's activation rounding are ggml's, bit for 
 }
 
 TEST_CASE("BF16 products equal a double sum of the path's terms, every tile and token count") {
-    const size_t rows = 37;  // 9 tiles of 4 rows and a single row (decode: one row at a time)
+    // As stored: 37 rows, 9 tiles of 4 rows and a single row (decode: one row at a time).
+    // Packed for the AMX tiles: 48 rows, a pair of 16-row groups and a group alone.
+    for (bool packed : {false, true})
     for (size_t cols : {896, 4864}) {
-        INFO("cols " << cols);
+        INFO("cols " << cols << (packed ? ", packed" : ""));
+        const size_t rows = packed ? 48 : 37;
         const bool dp = bf16_kernel(cols);
         std::mt19937_64 gen(cols);
         const std::vector<uint16_t> w = random_bf16(rows * cols, gen);
-        const Matrix m{TensorType::BF16, reinterpret_cast<const uint8_t*>(w.data()), rows, cols, cols * 2};
+        Matrix m{TensorType::BF16, reinterpret_cast<const uint8_t*>(w.data()), rows, cols, cols * 2};
+        AlignedBuffer<uint8_t> storage;
+        if (pack_for_tiles(m, storage, packed) != packed) continue;
         const size_t max_tok = 70, ldx = cols + 5, ldy = rows + 1;  // strides that are not the row lengths
         std::normal_distribution<float> nd(0.0f, 1.0f);
         std::vector<float> x(max_tok * ldx);
@@ -175,12 +197,39 @@ TEST_CASE("BF16 products equal a double sum of the path's terms, every tile and 
             // A token's result does not depend on the batch it is in (tile shape, token block).
             for (size_t t = 0; t < n_tok; ++t)
                 CHECK(std::memcmp(y.data() + t * ldy, alone.data() + t * rows, rows * sizeof(float)) == 0);
+            if (!packed) continue;
+            // The tile kernel on group ranges that start inside a pair or take a pair's first
+            // group alone: [1, 2), then [2, 3) (the group alone), then [0, 1), each writing its
+            // 16 rows only, to the same values.
+            const kernels::KernelTable& k = kernels::kernel_table();
+            const std::vector<uint16_t> xb = [&] {
+                std::vector<uint16_t> b(n_tok * cols);
+                for (size_t t = 0; t < n_tok; ++t) k.round_bf16(x.data() + t * ldx, b.data() + t * cols, cols);
+                return b;
+            }();
+            std::vector<float> z(n_tok * ldy, NAN);
+            bool done[3] = {false, false, false};
+            for (auto [g0, g1] : {std::pair<size_t, size_t>{1, 2}, {2, 3}, {0, 1}}) {
+                k.bf16_tiles(m.packed, rows, cols, g0, g1, xb.data(), n_tok, z.data(), ldy);
+                done[g0] = true;
+                size_t differ = 0;
+                for (size_t t = 0; t < n_tok; ++t)
+                    for (size_t r = 0; r <= rows; ++r) {  // and the padding column
+                        const float* same = r < rows && done[r / 16] ? &y[t * ldy + r] : nullptr;
+                        const float got = z[t * ldy + r];
+                        differ += same ? std::memcmp(&got, same, sizeof got) != 0 : !std::isnan(got);
+                    }
+                CHECK_MESSAGE(differ == 0, "groups [" << g0 << ", " << g1 << ")");
+            }
         }
     }
 }
 
 TEST_CASE("BF16 products with Inf, NaN, subnormal, -0 and huge weights and activations") {
-    const size_t rows = 9, cols = 64, n_tok = 9;  // 2 tiles of 4 rows plus a single row
+    // As stored: 9 rows, 2 tiles of 4 rows plus a single row; packed for the AMX tiles: 16.
+    for (bool packed : {false, true}) {
+    INFO((packed ? "packed" : "stored"));
+    const size_t rows = packed ? 16 : 9, cols = 64, n_tok = 9;
     const bool dp = bf16_kernel(cols);
     std::mt19937_64 gen(11);
     std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -213,7 +262,9 @@ TEST_CASE("BF16 products with Inf, NaN, subnormal, -0 and huge weights and activ
     set_tok(7, [&](size_t) { return nd(gen) * 1e-30f; });
     set_tok(8, [](size_t c) { return c == 3 ? -INFINITY : 1.0f; });
 
-    const Matrix m{TensorType::BF16, reinterpret_cast<const uint8_t*>(w.data()), rows, cols, cols * 2};
+    Matrix m{TensorType::BF16, reinterpret_cast<const uint8_t*>(w.data()), rows, cols, cols * 2};
+    AlignedBuffer<uint8_t> storage;
+    if (pack_for_tiles(m, storage, packed) != packed) continue;
     for (size_t nt : {size_t(1), n_tok}) {  // decode (one row at a time), then the 4 x 4 tiles
         std::vector<float> y(nt * rows, 0.5f);
         matmul(m, x.data(), cols, nt, y.data(), rows);
@@ -231,18 +282,24 @@ TEST_CASE("BF16 products with Inf, NaN, subnormal, -0 and huge weights and activ
         CHECK(y[5 * rows + 6] == INFINITY);    // FLT_MAX rounds to Inf
         CHECK(std::isnan(y[5 * rows + 5]));    // ... and 0 * Inf is NaN
     }
+    }
 }
 
 TEST_CASE("BF16 matrices sharing one input give what matmul gives for each") {
-    const size_t cols = 896, n_tok = 7;
+    // As stored, and packed for the AMX tiles where this path has them.
+    for (bool packed : {false, true}) {
+    INFO((packed ? "packed" : "stored"));
+    const size_t cols = 896, n_tok = 37;
     std::mt19937_64 gen(5);
     const std::vector<uint16_t> wq = random_bf16(896 * cols, gen), wk = random_bf16(128 * cols, gen);
-    const Matrix q{TensorType::BF16, reinterpret_cast<const uint8_t*>(wq.data()), 896, cols, cols * 2};
-    const Matrix k{TensorType::BF16, reinterpret_cast<const uint8_t*>(wk.data()), 128, cols, cols * 2};
+    Matrix q{TensorType::BF16, reinterpret_cast<const uint8_t*>(wq.data()), 896, cols, cols * 2};
+    Matrix k{TensorType::BF16, reinterpret_cast<const uint8_t*>(wk.data()), 128, cols, cols * 2};
+    AlignedBuffer<uint8_t> q_storage, k_storage;
+    if (pack_for_tiles(q, q_storage, packed) != packed || pack_for_tiles(k, k_storage, packed) != packed) continue;
     std::normal_distribution<float> nd(0.0f, 1.0f);
     std::vector<float> x(n_tok * cols);
     for (auto& v : x) v = nd(gen);
-    for (size_t nt : {size_t(1), n_tok}) {
+    for (size_t nt : {size_t(1), size_t(7), n_tok}) {
         std::vector<float> yq(nt * 896), yk(nt * 128), want_q(nt * 896), want_k(nt * 128);
         matmul_same_input({{&q, yq.data(), 896}, {&k, yk.data(), 128}}, x.data(), cols, nt);
         matmul(q, x.data(), cols, nt, want_q.data(), 896);
@@ -262,4 +319,5 @@ TEST_CASE("BF16 matrices sharing one input give what matmul gives for each") {
         CHECK(tk == want_k);
         CHECK(tv == want_k);
     }
+}
 }
