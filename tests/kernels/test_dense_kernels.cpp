@@ -1,8 +1,8 @@
 // The dense (F32 / F16 / BF16 weight) kernels of kernels/matmul on the path QWEN_ISA selects
 // (CTest runs this binary once per path the machine has): the half-precision weights are
 // widened exactly, and every product equals a double-precision sum of the same terms to
-// float rounding, for shapes that reach every register tile (one row for decode, 4 rows x
-// 1..4 tokens, single rows, and more than the 64-token block).
+// float rounding, for shapes that reach every register tile (one row for decode, 6 rows (AVX-512)
+// and 4 rows x 1..4 tokens, single rows, and more than the 64-token block).
 
 #include "core/half.hpp"
 #include "kernels/dispatch.hpp"
@@ -80,7 +80,9 @@ std::vector<uint8_t> random_weights(TensorType type, size_t rows, size_t cols, s
 }
 
 void check_products(TensorType type, size_t cols) {
-    const size_t rows = 37;  // 9 tiles of 4 rows and a single row (decode: one row at a time)
+    // 16-row chunks, each 6 + 6 + 4 rows on AVX-512 (4 x 4 elsewhere), and a last one of 4 + 1
+    // (decode: one row at a time).
+    const size_t rows = 37;
     std::mt19937_64 gen(cols * 131 + size_t(type));
     const std::vector<uint8_t> w = random_weights(type, rows, cols, gen);
     const size_t row_bytes = w.size() / rows;
