@@ -14,6 +14,7 @@
 // vdpbf16ps, tdpbf16ps treats bf16 subnormals as zero and flushes subnormal results.
 #include "kernels/dispatch.hpp"
 #include "kernels/packed.hpp"
+#include "kernels/x86/amx_tiles.hpp"
 
 #include <algorithm>
 #include <immintrin.h>
@@ -29,13 +30,6 @@ constexpr size_t kChunkCols = 32;  // the columns of one tile multiply
 // once a block and then from L2 for the block's other token tiles.
 constexpr size_t kActBlockBytes = 1024 * 1024;
 
-struct TileConfig {
-    uint8_t palette = 1, start_row = 0;
-    uint8_t reserved[14] = {};
-    uint16_t colsb[16] = {};
-    uint8_t rows[16] = {};
-};
-
 // Tiles 0, 1: A (m tokens x 32 bf16); 2, 3: B (16 column pairs x 16 rows); 4 .. 7: C (m
 // tokens x 16 rows of float), C 4 + 2 i + j = token tile i, group j.
 void configure_tiles(size_t m) {
@@ -44,7 +38,7 @@ void configure_tiles(size_t m) {
         c.colsb[t] = 64;
         c.rows[t] = uint8_t(t == 2 || t == 3 ? 16 : m);
     }
-    _tile_loadconfig(&c);
+    load_tile_config(c);
 }
 
 // One group's B tiles: the first at `tiles`, the next `stride` bytes on.

@@ -17,6 +17,7 @@
 // last n_tok % 16 tokens, and calls of fewer than 16, take the VNNI tiles.
 #include "kernels/dispatch.hpp"
 #include "kernels/packed.hpp"
+#include "kernels/x86/amx_tiles.hpp"
 #include "kernels/x86/packed_steps.hpp"
 
 #include <algorithm>
@@ -39,13 +40,6 @@ constexpr size_t kActBlockBytes = 768 * 1024;
 // GFLOP/s with each block scaled right after its own multiply, 527-570 so; rings of 8 and 12
 // and four C tiles were no better. About 60 cycles a block and 16 tokens: the tile work alone
 // takes 36 and the vector work alone 24, and the two hardly overlap.
-struct TileConfig {
-    uint8_t palette = 1, start_row = 0;
-    uint8_t reserved[14] = {};
-    uint16_t colsb[16] = {};
-    uint8_t rows[16] = {};
-};
-
 void configure_tiles() {
     TileConfig c;
     for (int s = 0; s < 2; ++s) {
@@ -53,7 +47,7 @@ void configure_tiles() {
         c.rows[3 * s + 1] = 16, c.colsb[3 * s + 1] = 32;
         c.rows[3 * s + 2] = 8, c.colsb[3 * s + 2] = 64;
     }
-    _tile_loadconfig(&c);
+    load_tile_config(c);
 }
 
 // GCC's tile intrinsics are asm statements that do not tell the compiler which memory they
