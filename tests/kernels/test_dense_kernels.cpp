@@ -2,7 +2,8 @@
 // (CTest runs this binary once per path the machine has): the half-precision weights are
 // widened exactly, and every product equals a double-precision sum of the same terms to
 // float rounding, for shapes that reach every register tile (one row for decode, 6 rows (AVX-512)
-// and 4 rows x 1..4 tokens, single rows, and more than the 64-token block).
+// and 4 rows x 1..4 tokens, single rows, and more than the 64-token block), and each token's
+// result is the same bits as when it is multiplied alone.
 
 #include "core/half.hpp"
 #include "kernels/dispatch.hpp"
@@ -108,6 +109,12 @@ void check_products(TensorType type, size_t cols) {
                 REQUIRE(std::fabs(double(y[t * ldy + r]) - want) <= 1e-5 * magnitude);
             }
         for (size_t t = 0; t < n_tok; ++t) CHECK(std::isnan(y[t * ldy + rows]));  // the padding stays untouched
+        // A token's result does not depend on the batch it is in (tile shape, token block).
+        std::vector<float> alone(rows);
+        for (size_t t = 0; t < n_tok; ++t) {
+            matmul(m, x.data() + t * ldx, ldx, 1, alone.data(), rows);
+            CHECK(std::memcmp(alone.data(), y.data() + t * ldy, rows * sizeof(float)) == 0);
+        }
     }
 }
 
