@@ -14,11 +14,11 @@ struct CpuFeatures {
     bool avx2 = false, fma = false, f16c = false;
     bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false, avx512bf16 = false;
     bool avx_vnni = false;
-    // AMX-INT8 tiles (with AVX512_VNNI), usable: the CPU has them, the OS saves their state (XCR0) and, on Linux,
-    // granted this process their use (arch_prctl ARCH_REQ_XCOMP_PERM, asked here once). False
-    // when QWEN_AMX=0, which then asks the OS nothing.
-    bool amx_int8 = false;
-    bool amx_bf16 = false;  // AMX-BF16 tiles, usable (as amx_int8), on a CPU with AVX512_BF16
+    // AMX tiles, usable: the CPU has them (AMX-INT8 with AVX512_VNNI, AMX-BF16 with
+    // AVX512_BF16), the OS saves their state (XCR0) and, on Linux, granted this process their
+    // use (arch_prctl ARCH_REQ_XCOMP_PERM, asked when these are first read). Both false when
+    // QWEN_AMX=0, which then asks the OS nothing.
+    bool amx_int8 = false, amx_bf16 = false;
     bool asimd = false, asimddp = false;  // AArch64: Advanced SIMD, and its ARMv8.2 dot product (sdot)
 };
 
