@@ -12,23 +12,33 @@
 // each activation vector, read from L2, serves 6 rows (F16 896 x 4864 and 4864 x 896 at 512
 // tokens on one Xeon core: 93-105 GFLOP/s with 4 rows, 107-122 with 6; 5 x 5, 7 x 3 and
 // 4 x 6 were no better). Decode (one token) instead reads one row after the other:
-// a thread's rows are contiguous, so it streams one sequential range, which the hardware
-// prefetchers follow at full bandwidth, where rows read side by side are as many streams
-// (measured on Zen 4 with 2 threads: 2, 4 or 8 rows at once, even with software prefetch,
-// reached 40-67% of the bandwidth of one row at a time). Every (row, token)
-// sum is the same single chain of FMAs in every tile, so a token's result does not depend
-// on the batch it is in.
+// a thread's rows are contiguous, so it streams one sequential range, where rows read side
+// by side are as many streams (measured on Zen 4 with 2 threads: 2, 4 or 8 rows at once,
+// even with software prefetch, reached 40-67% of the bandwidth of one row at a time); a
+// few sequences decoding together take 2 rows x all their tokens, with the next rows
+// prefetched as one range (small_batch_tile). Every (row, token) sum is the same single
+// chain of FMAs in every tile, so a token's result does not depend on the batch it is in.
 
 using Batch = xsimd::batch<float, Arch>;
 constexpr size_t kLanes = Batch::size;
 
-template <class Load, int R, int T>
+// With kFetch, the tile also asks for the R rows after its own, a share at each step: they
+// are one sequential range, where R rows read side by side are R short streams that the
+// hardware prefetchers pick up late (one Xeon core, F16 4864 x 896 from memory: 4 tokens
+// 6.8 -> 9.1 GB/s, one token 8.8 -> 9.7). A prefetch past the matrix is harmless.
+template <class Load, int R, int T, bool kFetch>
 static void tile(Load load, const uint8_t* w, size_t row_bytes, size_t cols, const float* x, size_t ldx,
                  float* y, size_t ldy) {
     Batch acc[R][T];
     for (int r = 0; r < R; ++r)
         for (int t = 0; t < T; ++t) acc[r][t] = Batch(0.0f);
+    const uint8_t* next = w + R * row_bytes;
+    const size_t next_step = R * row_bytes / (cols / kLanes);  // bytes of the next rows a step
     for (size_t c = 0; c < cols; c += kLanes) {
+        if constexpr (kFetch) {
+            for (size_t o = 0; o < next_step; o += 64) __builtin_prefetch(next + o);
+            next += next_step;
+        }
         Batch xv[T];
         for (int t = 0; t < T; ++t) xv[t] = Batch::load_unaligned(x + t * ldx + c);
         for (int r = 0; r < R; ++r) {
@@ -40,40 +50,90 @@ static void tile(Load load, const uint8_t* w, size_t row_bytes, size_t cols, con
         for (int t = 0; t < T; ++t) y[t * ldy + r] = xsimd::hadd(acc[r][t]);
 }
 
-template <class Load, int R>
+// With kFetch (decode), the first token tile reads the rows from memory and prefetches the
+// next ones; the other tiles find the rows in L1.
+template <class Load, int R, bool kFetch>
 static void tile_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, const float* x, size_t ldx,
                       size_t n_tok, float* y, size_t ldy) {
     size_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) tile<Load, R, 4>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy);
+    if constexpr (kFetch) {  // n_tok <= kSmallBatch
+        if (n_tok >= 4) {
+            tile<Load, R, 4, true>(load, w, row_bytes, cols, x, ldx, y, ldy);
+            t = 4;
+        } else {
+            switch (n_tok) {
+            case 3: return tile<Load, R, 3, true>(load, w, row_bytes, cols, x, ldx, y, ldy);
+            case 2: return tile<Load, R, 2, true>(load, w, row_bytes, cols, x, ldx, y, ldy);
+            case 1: return tile<Load, R, 1, true>(load, w, row_bytes, cols, x, ldx, y, ldy);
+            default: return;
+            }
+        }
+    }
+    for (; t + 4 <= n_tok; t += 4)
+        tile<Load, R, 4, false>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy);
     switch (n_tok - t) {
-    case 3: tile<Load, R, 3>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
-    case 2: tile<Load, R, 2>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
-    case 1: tile<Load, R, 1>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
+    case 3: tile<Load, R, 3, false>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
+    case 2: tile<Load, R, 2, false>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
+    case 1: tile<Load, R, 1, false>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
     default: break;
     }
 }
 
-// Rows [r0, r1) of the product. Tokens go in blocks of at most 256 KiB of activations (72
-// tokens of 896 floats, 12 of 4864), a quarter of a Zen 5 core's L2, that stay there while
-// the rows pass over them. Blocks of 64 tokens (1.2 MiB of ffn_down's input) left L2 for L3:
-// qwen bench pp512 on full-f16-s1, alternating builds, 334-373 -> 379-428 tok/s (512 KiB
-// blocks: 373-424). The weights are read once a block, so smaller blocks cost bandwidth.
+// Several sequences decoding together (2 to 8 tokens, AVX-512): 2 rows x all the tokens in
+// one tile, so the rows are read from memory once, in one pass. The prompt tiles (6 rows x
+// 4 tokens) read them once per 4 tokens, and 6 rows at a time are 6 short streams even
+// with the prefetch. `qwen bench -m full-f16-s1.gguf -p 0 -n 64 -s 4,8 -t 2` on a Xeon,
+// alternating: 4 sequences 74-77 -> 78-79 tok/s, 8 sequences 111-112 -> 136-137.
+constexpr size_t kSmallBatch = 8;
+
+template <class Load>
+static void small_batch_tile(Load load, const uint8_t* w, size_t row_bytes, size_t cols, const float* x, size_t ldx,
+                             size_t n_tok, float* y, size_t ldy) {
+    switch (n_tok) {
+    case 2: tile<Load, 2, 2, true>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    case 3: tile<Load, 2, 3, true>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    case 4: tile<Load, 2, 4, true>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    case 5: tile<Load, 2, 5, true>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    case 6: tile<Load, 2, 6, true>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    case 7: tile<Load, 2, 7, true>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    case 8: tile<Load, 2, 8, true>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    default: break;
+    }
+}
+
+// One pass of the rows [r0, r1) over tokens that stay in cache.
+template <class Load, bool kFetch>
+static void pass_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
+                      const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
+    size_t r = r0;
+    if constexpr (kLanes == 16) {
+        for (; n_tok > 1 && n_tok <= kSmallBatch && r + 2 <= r1; r += 2)
+            small_batch_tile<Load>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
+        for (; n_tok > 1 && r + 6 <= r1; r += 6)
+            tile_rows<Load, 6, kFetch>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
+    }
+    for (; n_tok > 1 && r + 4 <= r1; r += 4)  // decode (n_tok == 1) takes the rows one by one, below
+        tile_rows<Load, 4, kFetch>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
+    for (; r < r1; ++r) tile_rows<Load, 1, kFetch>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
+}
+
+// Rows [r0, r1) of the product. Decode and small batches read the rows from memory once, with
+// the prefetch. Prompts go in token blocks of at most 256 KiB of activations (72 tokens of
+// 896 floats, 12 of 4864), a quarter of a Zen 5 core's L2, that stay there while the rows pass
+// over them; blocks of 64 tokens (1.2 MiB of ffn_down's input) left L2 for L3: qwen bench
+// pp512 on full-f16-s1, alternating builds, 334-373 -> 379-428 tok/s (512 KiB blocks:
+// 373-424). The weights are read once a block, so smaller blocks cost bandwidth; they come
+// from L2 after the first, and there the prefetches only took issue slots from the FMAs
+// (pp512 on full-f16-s1, Xeon: 280 -> 267 tok/s with them in the first block).
 template <class Load>
 static void dense_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
                        const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
+    if (n_tok <= kSmallBatch) return pass_rows<Load, true>(load, w, row_bytes, cols, r0, r1, x, ldx, n_tok, y, ldy);
     constexpr size_t kBlockBytes = size_t(256) << 10;
     const size_t block = std::clamp<size_t>(kBlockBytes / (cols * sizeof(float)) / 4 * 4, 4, 128);
     for (size_t t0 = 0; t0 < n_tok; t0 += block) {
-        const size_t nt = n_tok - t0 < block ? n_tok - t0 : block;
-        const float* xb = x + t0 * ldx;
-        float* yb = y + t0 * ldy;
-        size_t r = r0;
-        if constexpr (kLanes == 16)
-            for (; nt > 1 && r + 6 <= r1; r += 6)
-                tile_rows<Load, 6>(load, w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
-        for (; nt > 1 && r + 4 <= r1; r += 4)  // decode (nt == 1) takes the rows one by one, below
-            tile_rows<Load, 4>(load, w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
-        for (; r < r1; ++r) tile_rows<Load, 1>(load, w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
+        const size_t nt = std::min(n_tok - t0, block);
+        pass_rows<Load, false>(load, w, row_bytes, cols, r0, r1, x + t0 * ldx, ldx, nt, y + t0 * ldy, ldy);
     }
 }
 

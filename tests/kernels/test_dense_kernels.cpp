@@ -90,7 +90,7 @@ void check_products(TensorType type, size_t cols) {
     const Matrix m{type, w.data(), rows, cols, row_bytes};
     const bool rounded = bf16_kernel(type, cols);  // no subnormals among these weights or activations
     std::normal_distribution<float> nd(0.0f, 1.0f);
-    for (size_t n_tok : {1, 2, 3, 4, 5, 8, 17, 70}) {
+    for (size_t n_tok : {1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 70}) {
         INFO("n_tok " << n_tok);
         const size_t ldx = cols + 3, ldy = rows + 1;  // strides that are not the row lengths
         std::vector<float> x(n_tok * ldx), y(n_tok * ldy, NAN);
