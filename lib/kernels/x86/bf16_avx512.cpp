@@ -39,14 +39,22 @@ void round_bf16(const float* x, uint16_t* out, size_t n) {
 // A tile of R weight rows x T tokens: R * T accumulators (at most 16, all in registers, with
 // the T activation vectors and one weight vector of the 32 zmm), so each weight vector loaded
 // serves T tokens and each activation vector R rows. Accumulator t * R + r is row r, token t;
-// one transposing sum turns all of them into a vector of the tile's results.
-template <int R, int T>
+// one transposing sum turns all of them into a vector of the tile's results. With kFetch
+// (decode), the tile also prefetches the R rows after its own as one range, as
+// dense_impl.hpp's tiles do.
+template <int R, int T, bool kFetch = false>
 static void tile(const uint8_t* w, size_t row_bytes, size_t cols, const uint16_t* x, size_t ldx, float* y,
                  size_t ldy) {
     static_assert(R * T <= 16);
     Batch acc[16];
     for (int i = 0; i < 16; ++i) acc[i] = Batch(0.0f);
+    const uint8_t* next = w + R * row_bytes;
+    const size_t next_step = R * row_bytes / (cols / kBf16Cols);  // bytes of the next rows a step
     for (size_t c = 0; c < cols; c += kBf16Cols) {
+        if constexpr (kFetch) {
+            for (size_t o = 0; o < next_step; o += 64) _mm_prefetch(reinterpret_cast<const char*>(next + o), _MM_HINT_T0);
+            next += next_step;
+        }
         __m512bh xv[T];
         for (int t = 0; t < T; ++t) xv[t] = (__m512bh)_mm512_loadu_si512(x + t * ldx + c);
         for (int r = 0; r < R; ++r) {
@@ -73,11 +81,32 @@ static void tile_rows(const uint8_t* w, size_t row_bytes, size_t cols, const uin
     }
 }
 
+// Decode and several sequences decoding together (up to 8 tokens): the rows read once from
+// memory, with the prefetch: one at a time for one token, else 2 rows x all the tokens.
+template <int T>
+static void small_batch_rows(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
+                             const uint16_t* x, size_t ldx, float* y, size_t ldy) {
+    size_t r = r0;
+    if constexpr (T > 1)
+        for (; r + 2 <= r1; r += 2) tile<2, T, true>(w + r * row_bytes, row_bytes, cols, x, ldx, y + r, ldy);
+    for (; r < r1; ++r) tile<1, T, true>(w + r * row_bytes, row_bytes, cols, x, ldx, y + r, ldy);
+}
+
 // As dense_impl.hpp's dense_rows: tokens in blocks of 64 (64 x 4864 bf16 = 608 KiB stays in
-// L2 while the rows pass over it), 4 x 4 tiles, and for decode one row after the other (one
-// sequential stream per thread, see dense_impl.hpp).
+// L2 while the rows pass over it) and 4 x 4 tiles; decode and small batches as above.
 void bf16_matmul_rows(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1, const uint16_t* x,
                       size_t ldx, size_t n_tok, float* y, size_t ldy) {
+    switch (n_tok) {
+    case 1: return small_batch_rows<1>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
+    case 2: return small_batch_rows<2>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
+    case 3: return small_batch_rows<3>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
+    case 4: return small_batch_rows<4>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
+    case 5: return small_batch_rows<5>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
+    case 6: return small_batch_rows<6>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
+    case 7: return small_batch_rows<7>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
+    case 8: return small_batch_rows<8>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
+    default: break;
+    }
     constexpr size_t kTokenBlock = 64;
     for (size_t t0 = 0; t0 < n_tok; t0 += kTokenBlock) {
         const size_t nt = n_tok - t0 < kTokenBlock ? n_tok - t0 : kTokenBlock;
