@@ -107,7 +107,7 @@ static void pass_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols
                       const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
     size_t r = r0;
     if constexpr (kLanes == 16) {
-        for (; n_tok > 1 && n_tok <= kSmallBatch && r + 2 <= r1; r += 2)
+        for (; kFetch && n_tok > 1 && r + 2 <= r1; r += 2)  // a small batch
             small_batch_tile<Load>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
         for (; n_tok > 1 && r + 6 <= r1; r += 6)
             tile_rows<Load, 6, kFetch>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
@@ -118,21 +118,19 @@ static void pass_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols
 }
 
 // Rows [r0, r1) of the product. Decode and small batches read the rows from memory once, with
-// the prefetch. Prompts go in token blocks of at most 256 KiB of activations (72 tokens of
-// 896 floats, 12 of 4864), a quarter of a Zen 5 core's L2, that stay there while the rows pass
-// over them; blocks of 64 tokens (1.2 MiB of ffn_down's input) left L2 for L3: qwen bench
-// pp512 on full-f16-s1, alternating builds, 334-373 -> 379-428 tok/s (512 KiB blocks:
-// 373-424). The weights are read once a block, so smaller blocks cost bandwidth; they come
-// from L2 after the first, and there the prefetches only took issue slots from the FMAs
-// (pp512 on full-f16-s1, Xeon: 280 -> 267 tok/s with them in the first block).
+// the prefetch. Prompts take the tokens 4 at a time, and each group of 4 passes over all the
+// rows: its activations (14 KiB at 896 columns) stay in L1 while the weights stream from L2,
+// where blocks of up to 256 KiB of activations in L2 with the rows passing over them had
+// each tile read 4 activation vectors (256 bytes) from L2 per step instead of 6 weight
+// vectors (192 bytes of F16): 2 threads on one Xeon, F16 4864 x 896 at 512 tokens, 193-196
+// -> 210-211 GFLOP/s (896 x 4864: the same). The prefetches would only take issue slots from
+// the FMAs there (pp512 on full-f16-s1, Xeon: 280 -> 267 tok/s with them).
 template <class Load>
 static void dense_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
                        const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
     if (n_tok <= kSmallBatch) return pass_rows<Load, true>(load, w, row_bytes, cols, r0, r1, x, ldx, n_tok, y, ldy);
-    constexpr size_t kBlockBytes = size_t(256) << 10;
-    const size_t block = std::clamp<size_t>(kBlockBytes / (cols * sizeof(float)) / 4 * 4, 4, 128);
-    for (size_t t0 = 0; t0 < n_tok; t0 += block) {
-        const size_t nt = std::min(n_tok - t0, block);
+    for (size_t t0 = 0; t0 < n_tok; t0 += 4) {
+        const size_t nt = std::min<size_t>(n_tok - t0, 4);
         pass_rows<Load, false>(load, w, row_bytes, cols, r0, r1, x + t0 * ldx, ldx, nt, y + t0 * ldy, ldy);
     }
 }
