@@ -3,13 +3,14 @@
 // dense_generic.cpp). The including file defines, inside its own namespace:
 //   using Arch = xsimd::<arch>;
 //   Batch load_f16(const uint16_t*), Batch load_bf16(const uint16_t*)  (widen to float)
+//   and, defining QWEN_DENSE_SUM_ROWS, Batch sum_rows(const Batch* rows)  (xsimd::haddp's job)
 // Nothing here may be an inline function outside that namespace: each copy is compiled
 // with different instruction-set flags, and the linker must never mix them.
 //
 // Register blocking: a tile of up to 4 weight rows x 4 tokens keeps 16 accumulators in
 // registers, so each weight vector loaded (and widened) serves 4 tokens and each
 // activation vector serves 4 rows; with AVX-512's 32 registers, 6 rows x 4 tokens (24), so
-// each activation vector, read from L2, serves 6 rows (F16 896 x 4864 and 4864 x 896 at 512
+// each activation vector serves 6 rows (F16 896 x 4864 and 4864 x 896 at 512
 // tokens on one Xeon core: 93-105 GFLOP/s with 4 rows, 107-122 with 6; 5 x 5, 7 x 3 and
 // 4 x 6 were no better). Decode (one token) instead reads one row after the other:
 // a thread's rows are contiguous, so it streams one sequential range, where rows read side
@@ -22,14 +23,37 @@
 using Batch = xsimd::batch<float, Arch>;
 constexpr size_t kLanes = Batch::size;
 
+#ifndef QWEN_DENSE_SUM_ROWS
+// Lane i: the sum of rows[i]'s lanes, each row by the same tree.
+static inline Batch sum_rows(const Batch* rows) { return xsimd::haddp(rows); }
+#endif
+
+// The lanes of every accumulator summed, kLanes accumulators at a time by sum_rows (which
+// sums each of its rows by the same tree, whatever its position: every (row, token) result
+// the same bits in any tile), the last group padded with zeros that only fill the other
+// positions. One transposed reduction of 16 accumulators costs about what 3 of xsimd::hadd
+// did: a 6 x 4 tile spent ~110 TSC cycles of its ~930 (896 columns) in 24 of those, ~50 now
+// (`qwen bench -m full-f16-s1.gguf -p 512` on the Xeon, alternating: 275-284 -> 286-291).
+template <int R, int T>
+static inline void store_sums(const Batch (&acc)[R][T], float* y, size_t ldy) {
+    constexpr int kN = R * T, kPadded = (kN + int(kLanes) - 1) / int(kLanes) * int(kLanes);
+    alignas(64) float sums[kPadded];
+    for (int g = 0; g < kN; g += int(kLanes)) {
+        Batch rows[kLanes];
+        for (int i = 0; i < int(kLanes); ++i) rows[i] = g + i < kN ? acc[(g + i) / T][(g + i) % T] : Batch(0.0f);
+        sum_rows(rows).store_aligned(sums + g);
+    }
+    for (int r = 0; r < R; ++r)
+        for (int t = 0; t < T; ++t) y[t * ldy + r] = sums[r * T + t];
+}
+
 // With kFetch, the tile also asks for the R rows after its own, a share at each step: they
 // are one sequential range, where R rows read side by side are R short streams that the
 // hardware prefetchers pick up late (one Xeon core, F16 4864 x 896 from memory: 4 tokens
 // 6.8 -> 9.1 GB/s, one token 8.8 -> 9.7). A prefetch past the matrix is harmless.
 template <class Load, int R, int T, bool kFetch>
-static void tile(Load load, const uint8_t* w, size_t row_bytes, size_t cols, const float* x, size_t ldx,
-                 float* y, size_t ldy) {
-    Batch acc[R][T];
+static inline void accumulate(Load load, const uint8_t* w, size_t row_bytes, size_t cols, const float* x, size_t ldx,
+                              Batch (&acc)[R][T]) {
     for (int r = 0; r < R; ++r)
         for (int t = 0; t < T; ++t) acc[r][t] = Batch(0.0f);
     const uint8_t* next = w + R * row_bytes;
@@ -46,8 +70,33 @@ static void tile(Load load, const uint8_t* w, size_t row_bytes, size_t cols, con
             for (int t = 0; t < T; ++t) acc[r][t] = xsimd::fma(wv, xv[t], acc[r][t]);
         }
     }
-    for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) y[t * ldy + r] = xsimd::hadd(acc[r][t]);
+}
+
+template <class Load, int R, int T, bool kFetch>
+static void tile(Load load, const uint8_t* w, size_t row_bytes, size_t cols, const float* x, size_t ldx,
+                 float* y, size_t ldy) {
+    Batch acc[R][T];
+    accumulate<Load, R, T, kFetch>(load, w, row_bytes, cols, x, ldx, acc);
+    store_sums<R, T>(acc, y, ldy);
+}
+
+// Decode: the rows one after the other (one sequential stream, the next row prefetched), each
+// one chain over its columns, and kLanes rows' accumulators summed together.
+template <class Load>
+static void decode_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
+                        const float* x, float* y) {
+    for (size_t r = r0; r < r1; r += kLanes) {
+        const size_t n = std::min(kLanes, r1 - r);
+        Batch acc[kLanes];
+        for (size_t i = 0; i < kLanes; ++i) {
+            Batch row[1][1] = {{Batch(0.0f)}};
+            if (i < n) accumulate<Load, 1, 1, true>(load, w + (r + i) * row_bytes, row_bytes, cols, x, 0, row);
+            acc[i] = row[0][0];
+        }
+        alignas(64) float sums[kLanes];
+        sum_rows(acc).store_aligned(sums);
+        for (size_t i = 0; i < n; ++i) y[r + i] = sums[i];
+    }
 }
 
 // With kFetch (decode), the first token tile reads the rows from memory and prefetches the
@@ -105,14 +154,15 @@ static void small_batch_tile(Load load, const uint8_t* w, size_t row_bytes, size
 template <class Load, bool kFetch>
 static void pass_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
                       const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
+    if (n_tok == 1) return decode_rows(load, w, row_bytes, cols, r0, r1, x, y);
     size_t r = r0;
     if constexpr (kLanes == 16) {
-        for (; kFetch && n_tok > 1 && r + 2 <= r1; r += 2)  // a small batch
+        for (; kFetch && r + 2 <= r1; r += 2)  // a small batch
             small_batch_tile<Load>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
-        for (; n_tok > 1 && r + 6 <= r1; r += 6)
+        for (; r + 6 <= r1; r += 6)
             tile_rows<Load, 6, kFetch>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
     }
-    for (; n_tok > 1 && r + 4 <= r1; r += 4)  // decode (n_tok == 1) takes the rows one by one, below
+    for (; r + 4 <= r1; r += 4)
         tile_rows<Load, 4, kFetch>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
     for (; r < r1; ++r) tile_rows<Load, 1, kFetch>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
 }
