@@ -5,6 +5,7 @@
 // closely; vdpbf16ps treats bf16 subnormals as zero and flushes subnormal results (DAZ/FTZ).
 #include "kernels/dispatch.hpp"
 
+#include <algorithm>
 #include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
@@ -40,14 +41,12 @@ void round_bf16(const float* x, uint16_t* out, size_t n) {
 // the T activation vectors and one weight vector of the 32 zmm), so each weight vector loaded
 // serves T tokens and each activation vector R rows. Accumulator t * R + r is row r, token t;
 // one transposing sum turns all of them into a vector of the tile's results. With kFetch
-// (decode), the tile also prefetches the R rows after its own as one range, as
+// (decode, small batches), the tile also prefetches the R rows after its own as one range, as
 // dense_impl.hpp's tiles do.
-template <int R, int T, bool kFetch = false>
-static void tile(const uint8_t* w, size_t row_bytes, size_t cols, const uint16_t* x, size_t ldx, float* y,
-                 size_t ldy) {
+template <int R, int T, bool kFetch>
+static inline void accumulate(const uint8_t* w, size_t row_bytes, size_t cols, const uint16_t* x, size_t ldx,
+                              Batch* acc) {
     static_assert(R * T <= 16);
-    Batch acc[16];
-    for (int i = 0; i < 16; ++i) acc[i] = Batch(0.0f);
     const uint8_t* next = w + R * row_bytes;
     const size_t next_step = R * row_bytes / (cols / kBf16Cols);  // bytes of the next rows a step
     for (size_t c = 0; c < cols; c += kBf16Cols) {
@@ -62,42 +61,61 @@ static void tile(const uint8_t* w, size_t row_bytes, size_t cols, const uint16_t
             for (int t = 0; t < T; ++t) acc[t * R + r] = _mm512_dpbf16_ps(acc[t * R + r], wv, xv[t]);
         }
     }
+}
+
+template <int R, int T, bool kFetch = false>
+static void tile(const uint8_t* w, size_t row_bytes, size_t cols, const uint16_t* x, size_t ldx, float* y,
+                 size_t ldy) {
+    Batch acc[16];
+    for (int i = 0; i < 16; ++i) acc[i] = Batch(0.0f);
+    accumulate<R, T, kFetch>(w, row_bytes, cols, x, ldx, acc);
     alignas(64) float sums[16];
     _mm512_store_ps(sums, sum_lanes(acc));
     for (int t = 0; t < T; ++t)
         for (int r = 0; r < R; ++r) y[t * ldy + r] = sums[t * R + r];
 }
 
-template <int R>
-static void tile_rows(const uint8_t* w, size_t row_bytes, size_t cols, const uint16_t* x, size_t ldx, size_t n_tok,
-                      float* y, size_t ldy) {
-    size_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) tile<R, 4>(w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy);
-    switch (n_tok - t) {
-    case 3: tile<R, 3>(w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
-    case 2: tile<R, 2>(w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
-    case 1: tile<R, 1>(w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
-    default: break;
+// Decode: one row after the other (a thread's rows are one sequential stream, the next row
+// prefetched), 16 rows' accumulators summed at once.
+static void decode_rows(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1, const uint16_t* x,
+                        float* y) {
+    for (size_t r = r0; r < r1; r += 16) {
+        const size_t n = std::min<size_t>(16, r1 - r);
+        Batch acc[16];
+        for (size_t i = 0; i < 16; ++i) {
+            acc[i] = Batch(0.0f);
+            if (i < n) accumulate<1, 1, true>(w + (r + i) * row_bytes, row_bytes, cols, x, 0, acc + i);
+        }
+        alignas(64) float sums[16];
+        _mm512_store_ps(sums, sum_lanes(acc));
+        for (size_t i = 0; i < n; ++i) y[r + i] = sums[i];
     }
 }
 
-// Decode and several sequences decoding together (up to 8 tokens): the rows read once from
-// memory, with the prefetch: one at a time for one token, else 2 rows x all the tokens.
+// Several sequences decoding together (2 to 8 tokens): 2 rows x all the tokens, the rows read
+// once from memory.
 template <int T>
 static void small_batch_rows(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
                              const uint16_t* x, size_t ldx, float* y, size_t ldy) {
     size_t r = r0;
-    if constexpr (T > 1)
-        for (; r + 2 <= r1; r += 2) tile<2, T, true>(w + r * row_bytes, row_bytes, cols, x, ldx, y + r, ldy);
+    for (; r + 2 <= r1; r += 2) tile<2, T, true>(w + r * row_bytes, row_bytes, cols, x, ldx, y + r, ldy);
     for (; r < r1; ++r) tile<1, T, true>(w + r * row_bytes, row_bytes, cols, x, ldx, y + r, ldy);
 }
 
-// As dense_impl.hpp's dense_rows: tokens in blocks of 64 (64 x 4864 bf16 = 608 KiB stays in
-// L2 while the rows pass over it) and 4 x 4 tiles; decode and small batches as above.
+// Prompts: as dense_impl.hpp's dense_rows, each 4 tokens (their activations in L1) pass over
+// all the rows in 4 x 4 tiles; decode and small batches as above.
+template <int T>
+static void prompt_rows(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1, const uint16_t* x,
+                        size_t ldx, float* y, size_t ldy) {
+    size_t r = r0;
+    for (; r + 4 <= r1; r += 4) tile<4, T>(w + r * row_bytes, row_bytes, cols, x, ldx, y + r, ldy);
+    for (; r < r1; ++r) tile<1, T>(w + r * row_bytes, row_bytes, cols, x, ldx, y + r, ldy);
+}
+
 void bf16_matmul_rows(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1, const uint16_t* x,
                       size_t ldx, size_t n_tok, float* y, size_t ldy) {
     switch (n_tok) {
-    case 1: return small_batch_rows<1>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
+    case 1: return decode_rows(w, row_bytes, cols, r0, r1, x, y);
     case 2: return small_batch_rows<2>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
     case 3: return small_batch_rows<3>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
     case 4: return small_batch_rows<4>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
@@ -107,14 +125,15 @@ void bf16_matmul_rows(const uint8_t* w, size_t row_bytes, size_t cols, size_t r0
     case 8: return small_batch_rows<8>(w, row_bytes, cols, r0, r1, x, ldx, y, ldy);
     default: break;
     }
-    constexpr size_t kTokenBlock = 64;
-    for (size_t t0 = 0; t0 < n_tok; t0 += kTokenBlock) {
-        const size_t nt = n_tok - t0 < kTokenBlock ? n_tok - t0 : kTokenBlock;
-        const uint16_t* xb = x + t0 * ldx;
-        float* yb = y + t0 * ldy;
-        size_t r = r0;
-        for (; nt > 1 && r + 4 <= r1; r += 4) tile_rows<4>(w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
-        for (; r < r1; ++r) tile_rows<1>(w + r * row_bytes, row_bytes, cols, xb, ldx, nt, yb + r, ldy);
+    for (size_t t = 0; t < n_tok; t += 4) {
+        const uint16_t* xt = x + t * ldx;
+        float* yt = y + t * ldy;
+        switch (std::min<size_t>(n_tok - t, 4)) {
+        case 4: prompt_rows<4>(w, row_bytes, cols, r0, r1, xt, ldx, yt, ldy); break;
+        case 3: prompt_rows<3>(w, row_bytes, cols, r0, r1, xt, ldx, yt, ldy); break;
+        case 2: prompt_rows<2>(w, row_bytes, cols, r0, r1, xt, ldx, yt, ldy); break;
+        default: prompt_rows<1>(w, row_bytes, cols, r0, r1, xt, ldx, yt, ldy); break;
+        }
     }
 }
 

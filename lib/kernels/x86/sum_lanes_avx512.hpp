@@ -1,7 +1,9 @@
-// Reductions across the lanes of 16 vectors at once for AVX-512: sums for x86/bf16_avx512.cpp
-// and the activation quantizers (act_quant_impl.hpp), maxima for the latter.
+// Reductions across the lanes of 16 vectors at once for AVX-512: sums for x86/bf16_avx512.cpp,
+// x86/dense_avx512.cpp and the activation quantizers (act_quant_impl.hpp), maxima for the latter.
 // Included inside the including file's namespace after its `using Arch = xsimd::avx512bw`, so each
 // copy is internal to a file compiled with that file's flags (see dense_impl.hpp).
+// (x86/dense_avx512.cpp includes it twice: itself, and through act_quant_impl.hpp.)
+#pragma once
 
 // Lane i = op over the lanes of rows[i], for 16 rows: a transposing tree, each lane of each
 // row taken once (op: an associative, commutative vector operation such as add or max).
