@@ -99,33 +99,28 @@ static void decode_rows(Load load, const uint8_t* w, size_t row_bytes, size_t co
     }
 }
 
-// With kFetch (decode), the first token tile reads the rows from memory and prefetches the
-// next ones; the other tiles find the rows in L1.
+// One tile of R rows x n (1 to 4) tokens.
+template <class Load, int R, bool kFetch>
+static void tile_n(Load load, const uint8_t* w, size_t row_bytes, size_t cols, const float* x, size_t ldx, size_t n,
+                   float* y, size_t ldy) {
+    switch (n) {
+    case 4: tile<Load, R, 4, kFetch>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    case 3: tile<Load, R, 3, kFetch>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    case 2: tile<Load, R, 2, kFetch>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    case 1: tile<Load, R, 1, kFetch>(load, w, row_bytes, cols, x, ldx, y, ldy); break;
+    default: break;
+    }
+}
+
+// R rows x the tokens, 4 at a time. The first tile reads the rows from memory (with kFetch,
+// a small batch, also prefetching the next ones); the others find them in L1.
 template <class Load, int R, bool kFetch>
 static void tile_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, const float* x, size_t ldx,
                       size_t n_tok, float* y, size_t ldy) {
-    size_t t = 0;
-    if constexpr (kFetch) {  // n_tok <= kSmallBatch
-        if (n_tok >= 4) {
-            tile<Load, R, 4, true>(load, w, row_bytes, cols, x, ldx, y, ldy);
-            t = 4;
-        } else {
-            switch (n_tok) {
-            case 3: return tile<Load, R, 3, true>(load, w, row_bytes, cols, x, ldx, y, ldy);
-            case 2: return tile<Load, R, 2, true>(load, w, row_bytes, cols, x, ldx, y, ldy);
-            case 1: return tile<Load, R, 1, true>(load, w, row_bytes, cols, x, ldx, y, ldy);
-            default: return;
-            }
-        }
-    }
-    for (; t + 4 <= n_tok; t += 4)
-        tile<Load, R, 4, false>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy);
-    switch (n_tok - t) {
-    case 3: tile<Load, R, 3, false>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
-    case 2: tile<Load, R, 2, false>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
-    case 1: tile<Load, R, 1, false>(load, w, row_bytes, cols, x + t * ldx, ldx, y + t * ldy, ldy); break;
-    default: break;
-    }
+    tile_n<Load, R, kFetch>(load, w, row_bytes, cols, x, ldx, std::min<size_t>(n_tok, 4), y, ldy);
+    for (size_t t = 4; t < n_tok; t += 4)
+        tile_n<Load, R, false>(load, w, row_bytes, cols, x + t * ldx, ldx, std::min<size_t>(n_tok - t, 4), y + t * ldy,
+                               ldy);
 }
 
 // Several sequences decoding together (2 to 8 tokens, AVX-512): 2 rows x all the tokens in
