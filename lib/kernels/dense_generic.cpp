@@ -1,10 +1,12 @@
 // Dense matmul and attention for the baseline instruction set of the build target (SSE2 on x86-64,
 // NEON on AArch64), through xsimd's default architecture.
+#include "core/aligned_buffer.hpp"
 #include "kernels/dispatch.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 namespace qwen::kernels::generic {

@@ -162,8 +162,7 @@ static void pass_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols
     for (; r < r1; ++r) tile_rows<Load, 1, kFetch>(load, w + r * row_bytes, row_bytes, cols, x, ldx, n_tok, y + r, ldy);
 }
 
-// Rows [r0, r1) of the product. Decode and small batches read the rows from memory once, with
-// the prefetch. Prompts take the tokens 4 at a time, and each group of 4 passes over all the
+// A prompt's rows [r0, r1): the tokens 4 at a time, and each group of 4 passes over all the
 // rows: its activations (14 KiB at 896 columns) stay in L1 while the weights stream from L2,
 // where blocks of up to 256 KiB of activations in L2 with the rows passing over them had
 // each tile read 4 activation vectors (256 bytes) from L2 per step instead of 6 weight
@@ -171,9 +170,8 @@ static void pass_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols
 // -> 210-211 GFLOP/s (896 x 4864: the same). The prefetches would only take issue slots from
 // the FMAs there (pp512 on full-f16-s1, Xeon: 280 -> 267 tok/s with them).
 template <class Load>
-static void dense_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
-                       const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
-    if (n_tok <= kSmallBatch) return pass_rows<Load, true>(load, w, row_bytes, cols, r0, r1, x, ldx, n_tok, y, ldy);
+static void prompt_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
+                        const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
     for (size_t t0 = 0; t0 < n_tok; t0 += 4) {
         const size_t nt = std::min<size_t>(n_tok - t0, 4);
         pass_rows<Load, false>(load, w, row_bytes, cols, r0, r1, x + t0 * ldx, ldx, nt, y + t0 * ldy, ldy);
@@ -185,6 +183,35 @@ struct LoadF32 {
         return Batch::load_unaligned(reinterpret_cast<const float*>(row) + c);
     }
 };
+
+// Rows [r0, r1) of the product. Decode and small batches read the rows from memory once, with
+// the prefetch. Prompts on AVX-512 first widen F16 and BF16 rows to float in a per-thread
+// scratch (at most 64 rows: 1.2 MiB at 4864 columns), once per call, where every 4 tokens
+// would widen them again: vcvtph2ps is two of the FMA ports' micro-ops on Intel cores, a third
+// of a 6 x 4 tile's issue slots. The float rows are the same values, so the sums are the same
+// bits. `qwen bench -m full-f16-s1.gguf -p 512 -n 0 -r 2 -t 2` on the Xeon, alternating:
+// 289-292 -> 303-308 tok/s. (Rows interleaved into 6-row panels, one stream per tile, did
+// 287-298; prefetching the next panel into L1, worse again.) AVX2's 4 x 4 tiles read more
+// weight bytes per FMA, and twice as many from L2 there cost more than the conversions save
+// (QWEN_ISA=avx2 on the Xeon: 168-170 -> 164 tok/s), so only AVX-512 widens first.
+template <class Load>
+static void dense_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
+                       const float* x, size_t ldx, size_t n_tok, float* y, size_t ldy) {
+    if (n_tok <= kSmallBatch) return pass_rows<Load, true>(load, w, row_bytes, cols, r0, r1, x, ldx, n_tok, y, ldy);
+    if constexpr (std::is_same_v<Load, LoadF32> || kLanes != 16) {
+        prompt_rows(load, w, row_bytes, cols, r0, r1, x, ldx, n_tok, y, ldy);
+    } else {
+        thread_local AlignedBuffer<float> wide;
+        const size_t n = r1 - r0;
+        if (wide.size() < n * cols) wide.resize(n * cols);
+        for (size_t r = 0; r < n; ++r)
+            for (size_t c = 0; c < cols; c += kLanes)
+                load(w + (r0 + r) * row_bytes, c).store_aligned(wide.data() + r * cols + c);
+        prompt_rows(LoadF32{}, reinterpret_cast<const uint8_t*>(wide.data()), cols * sizeof(float), cols, 0, n, x, ldx,
+                    n_tok, y + r0, ldy);
+    }
+}
+
 struct LoadF16 {
     Batch operator()(const uint8_t* row, size_t c) const { return load_f16(reinterpret_cast<const uint16_t*>(row) + c); }
 };

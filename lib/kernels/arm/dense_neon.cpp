@@ -1,11 +1,13 @@
 // Dense matmul and attention for AArch64's Advanced SIMD (every AArch64 CPU): 4 floats per
 // vector, products by vfmaq_f32 (xsimd's fma), F16 widened by vcvt_f32_f16 (FCVTL, base
 // ARMv8.0) instead of the portable path's scalar bit manipulation.
+#include "core/aligned_buffer.hpp"
 #include "kernels/dispatch.hpp"
 
 #include <algorithm>
 #include <arm_neon.h>
 #include <cmath>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 namespace qwen::kernels::neon {

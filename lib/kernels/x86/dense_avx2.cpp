@@ -1,9 +1,11 @@
 // Dense matmul and attention for AVX2 + FMA + F16C: 8 floats per vector.
+#include "core/aligned_buffer.hpp"
 #include "kernels/dispatch.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <immintrin.h>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 namespace qwen::kernels::avx2 {

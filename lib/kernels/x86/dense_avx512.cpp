@@ -1,9 +1,11 @@
 // Dense matmul and attention for AVX-512 (F + BW + VL): 16 floats per vector, F16 widened by vcvtph2ps.
+#include "core/aligned_buffer.hpp"
 #include "kernels/dispatch.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <immintrin.h>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 namespace qwen::kernels::avx512 {
