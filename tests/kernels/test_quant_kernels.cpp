@@ -382,7 +382,7 @@ bool pack_for_path(Matrix& m, AlignedBuffer<uint8_t>& storage) {
 // 48 rows repacked into three 16-row groups.
 template <class B, class A>
 void check_type(TensorType type, size_t cols, bool packed = false,
-                std::initializer_list<size_t> token_counts = {1, 3, 8, 15, 17}) {
+                std::initializer_list<size_t> token_counts = {1, 3, 4, 6, 8, 15, 17}) {
     const TensorType act = sizeof(A::qs) == 32 ? TensorType::Q8_0 : TensorType::Q8_K;
     REQUIRE((packed ? kernels::packed_act_type(type) : kernels::quant_act_type(type)) == act);
     const size_t rows = packed ? 48 : 37;
@@ -419,6 +419,15 @@ void check_type(TensorType type, size_t cols, bool packed = false,
                 }
                 CHECK(std::fabs(got - exact) <= bound * 1.001 + 1e-30);
             }
+        }
+        // Repacked groups go two at a time into tiles of every token count, with the sums of
+        // both groups at once or one after the other: each token's results are still bitwise
+        // those of that token alone (decode), which prefill-equals-decode rests on.
+        if (!packed || n_tok == 1) continue;
+        std::vector<float> one(rows);
+        for (size_t t = 0; t < n_tok; ++t) {
+            matmul(m, x.data() + t * cols, cols, 1, one.data(), rows);
+            CHECK(std::memcmp(one.data(), y.data() + t * rows, rows * sizeof(float)) == 0);
         }
     }
 }

@@ -62,36 +62,49 @@ void tile(const uint8_t* w, size_t group_bytes, size_t nb, const QuantActs& x, s
             blk[g] = w + g * group_bytes + b * P::kBytes;
             if (t0 == 0) prefetch_ahead<G>(blk[g], b * P::kBytes, group_bytes, P::kBytes);
         }
-        __m512i sum[G][T];
+        __m512i start[T];
         for (int t = 0; t < T; ++t) {
-            __m512i start = _mm512_setzero_si512();
+            start[t] = _mm512_setzero_si512();
             if constexpr (P::kShift >= 0)  // -offset * sum(activation codes), in vector registers
-                start = _mm512_sub_epi32(start, _mm512_slli_epi32(_mm512_set1_epi32(x.sums[(t0 + t) * nb + b]),
-                                                                  P::kShift));
-            for (int g = 0; g < G; ++g) sum[g][t] = start;
+                start[t] = _mm512_sub_epi32(
+                    start[t], _mm512_slli_epi32(_mm512_set1_epi32(x.sums[(t0 + t) * nb + b]), P::kShift));
         }
         const int8_t* xq = x.q + t0 * x.cols + b * 32;
-        unrolled<8>([&](auto s) {
-            __m512i codes[G];
-            for (int g = 0; g < G; ++g) codes[g] = P::step(blk[g], s);
-            for (int t = 0; t < T; ++t) {
-                const __m512i xb = broadcast4(xq + t * x.cols + 4 * s);
-                for (int g = 0; g < G; ++g) sum[g][t] = _mm512_dpbusd_epi32(sum[g][t], codes[g], xb);
-            }
-        });
-        for (int g = 0; g < G; ++g) {
-            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[g])));
-            for (int t = 0; t < T; ++t) {
-                const float dx = x.d[(t0 + t) * nb + b];
-                acc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[g][t]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)),
-                                            acc[g][t]);
-                if constexpr (P::kMins) {  // + m * (the activation block's sum, d_x * sum(codes))
-                    const __m512 m =
-                        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[g] + 2 * kR)));
-                    acc[g][t] = _mm512_fmadd_ps(m, _mm512_set1_ps(dx * float(x.sums[(t0 + t) * nb + b])), acc[g][t]);
+        // Groups [g0, g0 + S) (compile-time constants): their S x T sums at once, each
+        // broadcast serving S groups.
+        const auto block = [&](auto g0, auto groups) __attribute__((always_inline)) {
+            constexpr int S = decltype(groups)::value;
+            __m512i sum[S][T];
+            for (int g = 0; g < S; ++g)
+                for (int t = 0; t < T; ++t) sum[g][t] = start[t];
+            unrolled<8>([&](auto s) {
+                __m512i codes[S];
+                for (int g = 0; g < S; ++g) codes[g] = P::step(blk[g0 + g], s);
+                for (int t = 0; t < T; ++t) {
+                    const __m512i xb = broadcast4(xq + t * x.cols + 4 * s);
+                    for (int g = 0; g < S; ++g) sum[g][t] = _mm512_dpbusd_epi32(sum[g][t], codes[g], xb);
+                }
+            });
+            for (int g = 0; g < S; ++g) {
+                const uint8_t* bg = blk[g0 + g];
+                const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg)));
+                for (int t = 0; t < T; ++t) {
+                    __m512& a = acc[g0 + g][t];
+                    const float dx = x.d[(t0 + t) * nb + b];
+                    a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[g][t]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), a);
+                    if constexpr (P::kMins) {  // + m * (the activation block's sum, d_x * sum(codes))
+                        const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg + 2 * kR)));
+                        a = _mm512_fmadd_ps(m, _mm512_set1_ps(dx * float(x.sums[(t0 + t) * nb + b])), a);
+                    }
                 }
             }
-        }
+        };
+        // All G groups' sums where they fit in registers beside the accumulators (G x T <= 8),
+        // else one group's after the other.
+        if constexpr (G * T <= 8)
+            block(std::integral_constant<int, 0>{}, std::integral_constant<int, G>{});
+        else
+            unrolled<G>([&](auto g) { block(g, std::integral_constant<int, 1>{}); });
     }
     for (int g = 0; g < G; ++g)
         for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy + g * kR, acc[g][t]);
@@ -329,8 +342,13 @@ void transient_groups(TensorType type, const uint8_t* w, size_t row_bytes, size_
 // -> 619. Of the K-quants, Q4_K and IQ4_XS too (896x4864: 434-491 -> 552-584 and 406-494
 // -> 430-532); Q5_K, Q3_K and IQ3_S gained nothing beyond the noise and Q6_K lost 5-15%
 // (their bit-plane steps want the registers), so they keep one group (P::kGroups).
-// Decode and 8 sequences keep one group of up to 8 tokens: their weights come from memory
-// once, and two tiles of 4 tokens read and unpack them twice (tg64x8 5% slower).
+// Decode and up to 8 sequences decoding together take those formats two groups at a time
+// too, all their tokens in one tile (two tiles of 4 tokens read and unpack the weights
+// twice: tg64x8 5% slower): two weight streams side by side, where one group's stream left
+// the Xeon's memory idle between blocks. `qwen bench -p 0 -n 64 -s 1,4,8 -t 2` there,
+// alternating with one group: tg64 57-58 -> 63-65 tok/s (synth-Q4_K_M), 48 -> 53 (Q8_0), 67-68
+// -> 77 (IQ4_NL); tg64x4 172-175 -> 212-221, 145 -> 185, 198-205 -> 257-259; tg64x8 the same
+// (291-295 -> 287-303: bound by the tiles' arithmetic there).
 template <class P, int G, int T>
 void tile_any(const uint8_t* w, size_t group_bytes, size_t nb, const QuantActs& x, size_t t0, float* y, size_t ldy) {
     if constexpr (P::kElems == 32)
@@ -345,10 +363,16 @@ void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs
     const size_t nb = cols / P::kElems, group_bytes = nb * P::kBytes;
     size_t g = g0;
     if constexpr (P::kGroups == 2)
-        for (; n_tok > 8 && g + 2 <= g1; g += 2)
-            token_tiles<4>(n_tok, [&](auto T, size_t t) {
-                tile_any<P, 2, T>(w + g * group_bytes, group_bytes, nb, x, t, y + g * kR, ldy);
-            });
+        for (; g + 2 <= g1; g += 2) {
+            if (n_tok <= 8)
+                token_tiles<8>(n_tok, [&](auto T, size_t t) {
+                    tile_any<P, 2, T>(w + g * group_bytes, group_bytes, nb, x, t, y + g * kR, ldy);
+                });
+            else
+                token_tiles<4>(n_tok, [&](auto T, size_t t) {
+                    tile_any<P, 2, T>(w + g * group_bytes, group_bytes, nb, x, t, y + g * kR, ldy);
+                });
+        }
     for (; g < g1; ++g)
         token_tiles<8>(n_tok, [&](auto T, size_t t) {
             tile_any<P, 1, T>(w + g * group_bytes, group_bytes, nb, x, t, y + g * kR, ldy);
