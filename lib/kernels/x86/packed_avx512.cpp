@@ -62,21 +62,20 @@ void tile(const uint8_t* w, size_t group_bytes, size_t nb, const QuantActs& x, s
             blk[g] = w + g * group_bytes + b * P::kBytes;
             if (t0 == 0) prefetch_ahead<G>(blk[g], b * P::kBytes, group_bytes, P::kBytes);
         }
-        __m512i start[T];
-        for (int t = 0; t < T; ++t) {
-            start[t] = _mm512_setzero_si512();
-            if constexpr (P::kShift >= 0)  // -offset * sum(activation codes), in vector registers
-                start[t] = _mm512_sub_epi32(
-                    start[t], _mm512_slli_epi32(_mm512_set1_epi32(x.sums[(t0 + t) * nb + b]), P::kShift));
-        }
         const int8_t* xq = x.q + t0 * x.cols + b * 32;
         // Groups [g0, g0 + S) (compile-time constants): their S x T sums at once, each
-        // broadcast serving S groups.
+        // broadcast serving S groups. (Each call makes its own starting sums: kept across
+        // both calls of one group at a time, they took 8 registers and the tile spilled.)
         const auto block = [&](auto g0, auto groups) __attribute__((always_inline)) {
             constexpr int S = decltype(groups)::value;
             __m512i sum[S][T];
-            for (int g = 0; g < S; ++g)
-                for (int t = 0; t < T; ++t) sum[g][t] = start[t];
+            for (int t = 0; t < T; ++t) {
+                __m512i start = _mm512_setzero_si512();
+                if constexpr (P::kShift >= 0)  // -offset * sum(activation codes), in vector registers
+                    start = _mm512_sub_epi32(start, _mm512_slli_epi32(_mm512_set1_epi32(x.sums[(t0 + t) * nb + b]),
+                                                                      P::kShift));
+                for (int g = 0; g < S; ++g) sum[g][t] = start;
+            }
             unrolled<8>([&](auto s) {
                 __m512i codes[S];
                 for (int g = 0; g < S; ++g) codes[g] = P::step(blk[g0 + g], s);
@@ -104,7 +103,13 @@ void tile(const uint8_t* w, size_t group_bytes, size_t nb, const QuantActs& x, s
         if constexpr (G * T <= 8)
             block(std::integral_constant<int, 0>{}, std::integral_constant<int, G>{});
         else
-            unrolled<G>([&](auto g) { block(g, std::integral_constant<int, 1>{}); });
+            unrolled<G>([&](auto g) {
+                // A compiler barrier between the groups: without it, GCC kept the 64
+                // broadcasts of the first group's 8 tokens for the second on the stack (a store
+                // and a load each, where a vpbroadcastd from memory is one load).
+                if constexpr (g > 0) __asm__ __volatile__("" ::: "memory");
+                block(g, std::integral_constant<int, 1>{});
+            });
     }
     for (int g = 0; g < G; ++g)
         for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * ldy + g * kR, acc[g][t]);
