@@ -12,10 +12,10 @@
 // activation vector serves 4 rows; with AVX-512's 32 registers, 6 rows x 4 tokens (24), so
 // each activation vector serves 6 rows (F16 896 x 4864 and 4864 x 896 at 512
 // tokens on one Xeon core: 93-105 GFLOP/s with 4 rows, 107-122 with 6; 5 x 5, 7 x 3 and
-// 4 x 6 were no better). Decode (one token) instead reads one row after the other:
-// a thread's rows are contiguous, so it streams one sequential range, where rows read side
-// by side are as many streams (measured on Zen 4 with 2 threads: 2, 4 or 8 rows at once,
-// even with software prefetch, reached 40-67% of the bandwidth of one row at a time); a
+// 4 x 6 were no better). Decode (one token) instead reads two rows at a time from two
+// sequential ranges of 8 rows (decode_rows), where short rows read side by side are as many
+// streams (measured on Zen 4 with 2 threads: 2, 4 or 8 adjacent rows at once, even with
+// software prefetch, reached 40-67% of the bandwidth of one row at a time); a
 // few sequences decoding together take 2 rows x all their tokens, with the next rows
 // prefetched as one range (small_batch_tile). Every (row, token) sum is the same single
 // chain of FMAs in every tile, so a token's result does not depend on the batch it is in.
@@ -80,18 +80,47 @@ static void tile(Load load, const uint8_t* w, size_t row_bytes, size_t cols, con
     store_sums<R, T>(acc, y, ldy);
 }
 
-// Decode: the rows one after the other (one sequential stream, the next row prefetched), each
-// one chain over its columns, and kLanes rows' accumulators summed together.
+// Two rows, a and b, each one chain over its columns as accumulate<Load, 1, 1> makes it (the
+// same bits), read side by side, each prefetching the row after it.
+template <class Load>
+static void accumulate_pair(Load load, const uint8_t* a, const uint8_t* b, size_t row_bytes, size_t cols,
+                            const float* x, Batch& acc_a, Batch& acc_b) {
+    acc_a = Batch(0.0f), acc_b = Batch(0.0f);
+    const size_t step = row_bytes / (cols / kLanes);  // bytes of the next row a step
+    const uint8_t* next_a = a + row_bytes;
+    const uint8_t* next_b = b + row_bytes;
+    for (size_t c = 0; c < cols; c += kLanes) {
+        for (size_t o = 0; o < step; o += 64) __builtin_prefetch(next_a + o), __builtin_prefetch(next_b + o);
+        next_a += step, next_b += step;
+        const Batch xv = Batch::load_unaligned(x + c);
+        acc_a = xsimd::fma(load(a, c), xv, acc_a);
+        acc_b = xsimd::fma(load(b, c), xv, acc_b);
+    }
+}
+
+// Decode: kLanes rows at a time, summed together; row i of them read side by side with row
+// i + h (h = half of them), so the rows stream as two sequential ranges, each prefetching its
+// next row. One range a time left a Xeon's memory idle between rows (as one 16-row group
+// did the quantized kernels, packed_avx512.cpp): `qwen bench -m full-f16-s1.gguf -p 0 -n 64
+// -t 2`, alternating: 26.2-27.2 -> 27.1-27.6 tok/s, and 19.8-20.2 -> 23.7-24.6 in a slow
+// phase of the shared machine (its memory busier). (Not measured on Zen 4, where adjacent
+// rows read side by side were slower, see the top of this file.)
 template <class Load>
 static void decode_rows(Load load, const uint8_t* w, size_t row_bytes, size_t cols, size_t r0, size_t r1,
                         const float* x, float* y) {
     for (size_t r = r0; r < r1; r += kLanes) {
-        const size_t n = std::min(kLanes, r1 - r);
+        const size_t n = std::min(kLanes, r1 - r), h = (n + 1) / 2;
         Batch acc[kLanes];
-        for (size_t i = 0; i < kLanes; ++i) {
-            Batch row[1][1] = {{Batch(0.0f)}};
-            if (i < n) accumulate<Load, 1, 1, true>(load, w + (r + i) * row_bytes, row_bytes, cols, x, 0, row);
-            acc[i] = row[0][0];
+        for (size_t i = 0; i < kLanes; ++i) acc[i] = Batch(0.0f);
+        for (size_t i = 0; i < h; ++i) {
+            if (i + h < n) {
+                accumulate_pair(load, w + (r + i) * row_bytes, w + (r + i + h) * row_bytes, row_bytes, cols, x, acc[i],
+                                acc[i + h]);
+            } else {
+                Batch row[1][1];
+                accumulate<Load, 1, 1, true>(load, w + (r + i) * row_bytes, row_bytes, cols, x, 0, row);
+                acc[i] = row[0][0];
+            }
         }
         alignas(64) float sums[kLanes];
         sum_rows(acc).store_aligned(sums);
