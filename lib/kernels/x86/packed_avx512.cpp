@@ -369,14 +369,13 @@ void groups(const uint8_t* w, size_t cols, size_t g0, size_t g1, const QuantActs
     size_t g = g0;
     if constexpr (P::kGroups == 2)
         for (; g + 2 <= g1; g += 2) {
+            const auto pair = [&](auto T, size_t t) {
+                tile_any<P, 2, T>(w + g * group_bytes, group_bytes, nb, x, t, y + g * kR, ldy);
+            };
             if (n_tok <= 8)
-                token_tiles<8>(n_tok, [&](auto T, size_t t) {
-                    tile_any<P, 2, T>(w + g * group_bytes, group_bytes, nb, x, t, y + g * kR, ldy);
-                });
+                token_tiles<8>(n_tok, pair);
             else
-                token_tiles<4>(n_tok, [&](auto T, size_t t) {
-                    tile_any<P, 2, T>(w + g * group_bytes, group_bytes, nb, x, t, y + g * kR, ldy);
-                });
+                token_tiles<4>(n_tok, pair);
         }
     for (; g < g1; ++g)
         token_tiles<8>(n_tok, [&](auto T, size_t t) {
