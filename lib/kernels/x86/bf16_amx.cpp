@@ -25,6 +25,7 @@ namespace {
 
 constexpr size_t kTileToks = 16;   // the rows of an A and a C tile
 constexpr size_t kChunkCols = 32;  // the columns of one tile multiply
+constexpr size_t kTileBytes = 1024;  // one B tile: 16 column pairs x 16 rows of bf16
 // Activations of one token block, at most: it stays in L2 (2 MiB a core on every AMX CPU so
 // far) while the thread's weight groups pass over it, each group's tiles read from memory
 // once a block and then from L2 for the block's other token tiles.
@@ -41,6 +42,17 @@ void configure_tiles(size_t m) {
     load_tile_config(c);
 }
 
+// Decode and small batches (one token tile) ask for each B tile this far ahead in its
+// group's stream, every line, into L2: with the hardware prefetcher alone a BF16 decode step
+// ran below the `vdpbf16ps` kernel's, which prefetches its next rows. `qwen bench -m
+// full-bf16-s1.gguf -p 0 -n 128 -r 3 -t 2`, alternating builds: none 24.8-26.0 tok/s, 8 KiB
+// 26.6-27.5 (`QWEN_AMX=0`: 27.0-27.9); 4-12 KiB did as well as 8, 32 KiB or every other
+// line worse than none. The gain needs this loop rolled and the file's loops 64-byte aligned
+// (CMakeLists.txt): unrolled, or rolled but unaligned, it ran at 23.4-25.5 (reason unknown:
+// this VM has no performance counters). Prompts read each B tile once per token block and
+// then from L2: no prefetch.
+constexpr size_t kFetchAhead = 8192;
+
 // One group's B tiles: the first at `tiles`, the next `stride` bytes on.
 struct Group {
     const uint8_t* tiles;
@@ -48,9 +60,10 @@ struct Group {
 };
 
 // TwoT token tiles (A from x, the second 16 tokens on) times TwoG groups, all `chunks` column
-// chunks, stored to y (the first token's outputs for the first group's rows) ldy floats apart.
-// The intrinsics want literal tile numbers, hence the branches on the template flags.
-template <bool TwoT, bool TwoG>
+// chunks, stored to y (the first token's outputs for the first group's rows) ldy floats apart;
+// Fetch: prefetch the groups' tiles kFetchAhead on. The intrinsics want literal tile numbers,
+// hence the branches on the template flags.
+template <bool TwoT, bool TwoG, bool Fetch = false>
 void multiply(const uint16_t* x, size_t cols, Group g0, Group g1, size_t chunks, float* y, size_t ldy) {
     const size_t xs = cols * sizeof(uint16_t), ys = ldy * sizeof(float);
     const uint16_t* x1 = x + kTileToks * cols;
@@ -59,6 +72,13 @@ void multiply(const uint16_t* x, size_t cols, Group g0, Group g1, size_t chunks,
     if constexpr (TwoT) _tile_zero(6);
     if constexpr (TwoT && TwoG) _tile_zero(7);
     for (size_t k = 0; k < chunks; ++k) {
+        if constexpr (Fetch)
+#pragma GCC unroll 1
+            for (size_t o = 0; o < kTileBytes; o += 64) {
+                _mm_prefetch(reinterpret_cast<const char*>(g0.tiles + k * g0.stride + kFetchAhead + o), _MM_HINT_T1);
+                if constexpr (TwoG)
+                    _mm_prefetch(reinterpret_cast<const char*>(g1.tiles + k * g1.stride + kFetchAhead + o), _MM_HINT_T1);
+            }
         _tile_loadd(0, x + k * kChunkCols, xs);
         _tile_loadd(2, g0.tiles + k * g0.stride, 64);
         _tile_dpbf16ps(4, 0, 2);
@@ -108,7 +128,9 @@ void bf16_tile_groups(const uint8_t* packed, size_t rows, size_t cols, size_t g0
                 const bool two_t = i + 1 < b1 && start(i + 1) == t + kTileToks;
                 float* yt = y + t * ldy + 16 * g;
                 const uint16_t* xt = x + t * cols;
-                if (two_t && two_g) multiply<true, true>(xt, cols, ga, gb, chunks, yt, ldy);
+                if (n_tok <= kTileToks && two_g) multiply<false, true, true>(xt, cols, ga, gb, chunks, yt, ldy);
+                else if (n_tok <= kTileToks) multiply<false, false, true>(xt, cols, ga, gb, chunks, yt, ldy);
+                else if (two_t && two_g) multiply<true, true>(xt, cols, ga, gb, chunks, yt, ldy);
                 else if (two_t) multiply<true, false>(xt, cols, ga, gb, chunks, yt, ldy);
                 else if (two_g) multiply<false, true>(xt, cols, ga, gb, chunks, yt, ldy);
                 else multiply<false, false>(xt, cols, ga, gb, chunks, yt, ldy);
