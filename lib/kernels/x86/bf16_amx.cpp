@@ -46,9 +46,9 @@ void configure_tiles(size_t m) {
 // group's stream, every line, into L2: with the hardware prefetcher alone a BF16 decode step
 // ran below the `vdpbf16ps` kernel's, which prefetches its next rows. `qwen bench -m
 // full-bf16-s1.gguf -p 0 -n 128 -r 3 -t 2`, alternating builds: none 24.8-26.0 tok/s, 8 KiB
-// 26.6-27.5 (`QWEN_AMX=0`: 27.0-27.9); 4-12 KiB did as well as 8, 32 KiB or every other
-// line worse than none. The gain needs this loop rolled and the file's loops 64-byte aligned
-// (CMakeLists.txt): unrolled, or rolled but unaligned, it ran at 23.4-25.5 (reason unknown:
+// 26.6-27.5 (`QWEN_AMX=0`: 27.0-27.9); 4-16 KiB did about as well as 8, every other line
+// (8 or 32 KiB ahead) worse than none. The gain needs this loop rolled and the file's loops
+// 64-byte aligned (CMakeLists.txt): unrolled, or rolled but unaligned, 23.4-25.7 (reason unknown:
 // this VM has no performance counters). Prompts read each B tile once per token block and
 // then from L2: no prefetch.
 constexpr size_t kFetchAhead = 8192;
