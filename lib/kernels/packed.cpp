@@ -284,21 +284,18 @@ void pack_groups(TensorType type, const uint8_t* src, size_t row_bytes, size_t c
         }
 }
 
-// A BF16 tile: kTileCols columns (16 bf16 pairs) of a group's 16 rows, kTile bytes.
-constexpr size_t kTileCols = 32, kTile = 1024;
-
 bool bf16_tiles_packable(size_t rows, size_t cols) {
-    return rows > 0 && rows % R == 0 && cols > 0 && cols % kTileCols == 0;
+    return rows > 0 && rows % R == 0 && cols > 0 && cols % kBf16TileCols == 0;
 }
 
 size_t bf16_tile_offset(size_t rows, size_t cols, size_t g, size_t& stride) {
-    const size_t group_bytes = cols / kTileCols * kTile, groups = rows / R;
+    const size_t group_bytes = cols / kBf16TileCols * kBf16TileBytes, groups = rows / R;
     if (g + 1 == groups && groups % 2) {
-        stride = kTile;
+        stride = kBf16TileBytes;
         return g * group_bytes;
     }
-    stride = 2 * kTile;
-    return (g & ~size_t(1)) * group_bytes + (g & 1) * kTile;
+    stride = 2 * kBf16TileBytes;
+    return (g & ~size_t(1)) * group_bytes + (g & 1) * kBf16TileBytes;
 }
 
 void pack_bf16_tiles(const uint8_t* src, size_t row_bytes, size_t rows, size_t cols, size_t g0, size_t g1,
@@ -306,9 +303,9 @@ void pack_bf16_tiles(const uint8_t* src, size_t row_bytes, size_t rows, size_t c
     for (size_t g = g0; g < g1; ++g) {
         size_t stride;
         uint8_t* out = dst + bf16_tile_offset(rows, cols, g, stride);
-        for (size_t k = 0; k < cols / kTileCols; ++k, out += stride)
+        for (size_t k = 0; k < cols / kBf16TileCols; ++k, out += stride)
             for (size_t r = 0; r < R; ++r) {
-                const uint8_t* pairs = src + (g * R + r) * row_bytes + k * 2 * kTileCols;  // 16 pairs of row r
+                const uint8_t* pairs = src + (g * R + r) * row_bytes + k * 2 * kBf16TileCols;  // 16 pairs of row r
                 for (size_t i = 0; i < 16; ++i) std::memcpy(out + (16 * i + r) * 4, pairs + 4 * i, 4);
             }
     }

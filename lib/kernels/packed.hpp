@@ -84,6 +84,7 @@ void pack_groups(TensorType type, const uint8_t* src, size_t row_bytes, size_t c
 // in pairs whose tiles alternate (g's tile k, g + 1's tile k, g's tile k + 1, ...), so a pair
 // is one sequential stream, and a last group without a partner follows alone. Exactly the
 // matrix's bytes.
+inline constexpr size_t kBf16TileCols = 32, kBf16TileBytes = 1024;  // one tile's columns and bytes
 bool bf16_tiles_packable(size_t rows, size_t cols);
 // Byte offset of group g's first tile, and the step to its next one (1 or 2 KiB).
 size_t bf16_tile_offset(size_t rows, size_t cols, size_t g, size_t& stride);

@@ -24,8 +24,6 @@ namespace qwen::kernels::amx {
 namespace {
 
 constexpr size_t kTileToks = 16;   // the rows of an A and a C tile
-constexpr size_t kChunkCols = 32;  // the columns of one tile multiply
-constexpr size_t kTileBytes = 1024;  // one B tile: 16 column pairs x 16 rows of bf16
 // Activations of one token block, at most: it stays in L2 (2 MiB a core on every AMX CPU so
 // far) while the thread's weight groups pass over it, each group's tiles read from memory
 // once a block and then from L2 for the block's other token tiles.
@@ -74,12 +72,12 @@ void multiply(const uint16_t* x, size_t cols, Group g0, Group g1, size_t chunks,
     for (size_t k = 0; k < chunks; ++k) {
         if constexpr (Fetch)
 #pragma GCC unroll 1
-            for (size_t o = 0; o < kTileBytes; o += 64) {
+            for (size_t o = 0; o < kBf16TileBytes; o += 64) {
                 _mm_prefetch(reinterpret_cast<const char*>(g0.tiles + k * g0.stride + kFetchAhead + o), _MM_HINT_T1);
                 if constexpr (TwoG)
                     _mm_prefetch(reinterpret_cast<const char*>(g1.tiles + k * g1.stride + kFetchAhead + o), _MM_HINT_T1);
             }
-        _tile_loadd(0, x + k * kChunkCols, xs);
+        _tile_loadd(0, x + k * kBf16TileCols, xs);
         _tile_loadd(2, g0.tiles + k * g0.stride, 64);
         _tile_dpbf16ps(4, 0, 2);
         if constexpr (TwoG) {
@@ -87,7 +85,7 @@ void multiply(const uint16_t* x, size_t cols, Group g0, Group g1, size_t chunks,
             _tile_dpbf16ps(5, 0, 3);
         }
         if constexpr (TwoT) {
-            _tile_loadd(1, x1 + k * kChunkCols, xs);
+            _tile_loadd(1, x1 + k * kBf16TileCols, xs);
             _tile_dpbf16ps(6, 1, 2);
             if constexpr (TwoG) _tile_dpbf16ps(7, 1, 3);
         }
@@ -103,7 +101,7 @@ void multiply(const uint16_t* x, size_t cols, Group g0, Group g1, size_t chunks,
 void bf16_tile_groups(const uint8_t* packed, size_t rows, size_t cols, size_t g0, size_t g1, const uint16_t* x,
                       size_t n_tok, float* y, size_t ldy) {
     if (g0 >= g1 || n_tok == 0) return;
-    const size_t m = std::min(n_tok, kTileToks), chunks = cols / kChunkCols;
+    const size_t m = std::min(n_tok, kTileToks), chunks = cols / kBf16TileCols;
     configure_tiles(m);
     const auto group = [&](size_t g) -> Group {
         size_t stride;
